@@ -1,0 +1,27 @@
+"""CLI: vocab build/show through typer's runner."""
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from seq2gen.cli import app
+from seq2gen.vocab import Seq2GenTokenizer
+
+runner = CliRunner()
+
+
+def test_vocab_build_and_show(tmp_path):
+    out = tmp_path / "tok"
+    res = runner.invoke(app, ["vocab", "build", "--mode", "kmer", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "kmer tokenizer" in res.output
+    assert Seq2GenTokenizer.from_pretrained(out).mode == "kmer"
+    res = runner.invoke(app, ["vocab", "show", "<task:promoter> <dna> ACGTACGTA </dna>", "--tokenizer", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "ACGTAC" in res.output and "<task:promoter>" in res.output
+
+
+def test_vocab_show_reports_bad_prompt(tmp_path):
+    res = runner.invoke(app, ["vocab", "show", "<tissue:livr> <dna> ACGT </dna>", "--tokenizer",
+                              str(tmp_path / "missing")])
+    assert res.exit_code == 2
+    assert "unknown tissue 'livr'" in res.output
