@@ -1,0 +1,1 @@
+"""Evaluation: metrics per task family, the transfer protocol and its report."""

@@ -1,0 +1,65 @@
+"""Metrics against scikit-learn / scipy on known inputs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn import metrics as skm
+
+from seq2gen.evaluate import metrics as M
+
+
+def test_binary_classification_matches_sklearn():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 500)
+    s = np.clip(y * 0.3 + rng.random(500) * 0.7, 0, 1)
+    out = M.classification(y, s)
+    assert out["auroc"] == pytest.approx(skm.roc_auc_score(y, s))
+    assert out["auprc"] == pytest.approx(skm.average_precision_score(y, s))
+    assert out["mcc"] == pytest.approx(skm.matthews_corrcoef(y, s >= 0.5))
+    perfect = M.classification([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9])
+    assert perfect["auroc"] == 1.0 and perfect["mcc"] == 1.0 and perfect["accuracy"] == 1.0
+
+
+def test_multiclass_classification():
+    y = np.array([0, 1, 2, 2, 1, 0])
+    s = np.eye(3)[[0, 1, 2, 1, 1, 0]] + 0.1
+    out = M.classification(y, s)
+    assert out["accuracy"] == pytest.approx(5 / 6)
+    assert out["mcc"] == pytest.approx(skm.matthews_corrcoef(y, s.argmax(1)))
+    assert 0.5 < out["auroc"] <= 1.0
+
+
+def test_regression_and_variant_match_scipy():
+    rng = np.random.default_rng(1)
+    t = rng.normal(size=300)
+    p = t + rng.normal(scale=0.5, size=300)
+    out = M.regression(t, p)
+    assert out["pearson"] == pytest.approx(stats.pearsonr(t, p)[0])
+    assert out["spearman"] == pytest.approx(stats.spearmanr(t, p)[0])
+    v = M.variant(t, p, min_abs=0.5)
+    big = np.abs(t) > 0.5
+    assert v["sign_accuracy"] == pytest.approx(np.mean(np.sign(t[big]) == np.sign(p[big])))
+    assert np.isnan(M.regression([1, 1, 1], [1, 2, 3])["pearson"])
+
+
+def test_track_pooled_and_per_region():
+    t = np.array([[0, 1, 2, 3], [3, 2, 1, 0.0]])
+    p = np.array([[0, 1, 2, 3], [0, 1, 2, 3.0]])
+    out = M.track(t, p)
+    assert out["pearson_per_region"] == pytest.approx(0.0)  # +1 and −1
+    assert out["pearson_bins"] == pytest.approx(stats.pearsonr(t.ravel(), p.ravel())[0])
+
+
+def test_annotation_f1_and_boundaries():
+    labels = ["<exon>", "<intron>"]
+    truth = [[("<exon>", 0, 10), ("<intron>", 10, 30), ("<exon>", 30, 40)]]
+    same = M.annotation(truth, truth, [40], labels)
+    assert same["per_base_f1"] == 1.0 and same["boundary_rate"] == 1.0
+    shifted = [[("<exon>", 0, 12), ("<intron>", 12, 30), ("<exon>", 30, 40)]]
+    out = M.annotation(truth, shifted, [40], labels)
+    # exon: tp 20, fp 2, fn 0 → F1 40/42; intron: tp 18, fp 0, fn 2 → 36/38
+    assert out["f1_exon"] == pytest.approx(40 / 42) and out["f1_intron"] == pytest.approx(36 / 38)
+    assert out["boundary_rate"] == pytest.approx(4 / 6)  # 10 missed twice (exon end, intron start)
+    assert M.annotation(truth, shifted, [40], labels, tolerance=2)["boundary_rate"] == 1.0
+    assert M.annotation(truth, [[]], [40], labels)["per_base_f1"] == 0.0
