@@ -67,6 +67,34 @@ def vocab_show(
     console.print(f"{len(ids)} tokens; decoded: {tok.decode(ids)}")
 
 
+@app.command()
+def world(
+    out: Path = typer.Option(Path("runs/world"), help="Output folder for the synthetic genome world."),
+    size: str = typer.Option("500kb", help="Genome size, e.g. 500kb, 2Mb, 50Mb."),
+    seed: int = typer.Option(0, help="Same seed → byte-identical files."),
+) -> None:
+    """Write the embedded synthetic genome world (FASTA, GTF, BED, bigWig, expression TSV, VCF, world.json)."""
+    from seq2gen.world import generate_world
+    try:
+        manifest = generate_world(out, size=_parse_size(size), seed=seed, progress=True)
+    except InputError as exc:
+        _fail(exc)
+    console.print(f"world: {manifest['size']:,} bp on {len(manifest['chromosomes'])} chromosomes, tissues "
+                  f"{', '.join(manifest['tissues'])} → {out}")
+
+
+def _parse_size(text: str) -> int:
+    t = text.strip().lower().replace("_", "").replace(",", "")
+    for suffix, mult in (("gb", 10**9), ("mb", 10**6), ("kb", 10**3), ("bp", 1), ("g", 10**9), ("m", 10**6),
+                         ("k", 10**3)):
+        if t.endswith(suffix):
+            return int(float(t[: -len(suffix)]) * mult)
+    try:
+        return int(float(t))
+    except ValueError:
+        raise typer.BadParameter(f"cannot read size {text!r}; use e.g. 500kb, 2Mb, 50Mb") from None
+
+
 EXAMPLE_PROMPTS = [
     "<task:expression> <tissue:liver> <chr:7> <bin:0027> <dna> ACGTTGCAAGGCTTAACGGATCAGT </dna>",
     "<task:promoter> <dna> tatataaAGGCGCGCCTTGACAGGN </dna>",

@@ -25,3 +25,12 @@ def test_vocab_show_reports_bad_prompt(tmp_path):
                               str(tmp_path / "missing")])
     assert res.exit_code == 2
     assert "unknown tissue 'livr'" in res.output
+
+
+def test_world_command(tmp_path):
+    res = runner.invoke(app, ["world", "--out", str(tmp_path / "w"), "--size", "300kb", "--seed", "3"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "w" / "genome.fa.fai").exists() and (tmp_path / "w" / "world.json").exists()
+    assert "300,000 bp" in res.output or "bp on" in res.output
+    res = runner.invoke(app, ["world", "--out", str(tmp_path / "w2"), "--size", "lots"])
+    assert res.exit_code != 0 and "cannot read size" in res.output
