@@ -8,11 +8,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from seq2gen.data.cli import data_app
 from seq2gen.errors import InputError
 
 app = typer.Typer(help="seq2gen: genomics as text-to-text.", no_args_is_help=True, pretty_exceptions_enable=False)
 vocab_app = typer.Typer(help="Build and inspect the extended vocabulary.", no_args_is_help=True)
 app.add_typer(vocab_app, name="vocab")
+app.add_typer(data_app, name="data")
 console = Console()
 
 DEFAULT_TOKENIZER = Path("runs/vocab")

@@ -1,0 +1,328 @@
+"""Render every task of a registry on a world into tokenized HF datasets, split by chromosome, cached by config hash.
+
+Per task: candidates (cheap rows from the source functions) → split by chromosome (``world.json`` or the template's
+rule) → held-out tissues dropped from train → seeded subsample to the caps → DNA / bigWig values fetched for the kept
+rows only → quantizer fit on the train split → RC augmentation of train → render → ids (``encode_parts``, numpy)
+→ Arrow columns built directly from numpy (no per-row Python lists).
+
+Output folder: ``<task>/`` (``DatasetDict.save_to_disk``: train/validation/test), ``quantizers.json``, ``tasks.json``
+(registry snapshot), ``data_config.json`` (the config, its hash, per-task stats). Written to a temp folder and renamed;
+a rebuild with the same hash is skipped. See docs/tasks.md.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from seq2gen.errors import InputError
+
+log = logging.getLogger(__name__)
+FORMAT_VERSION = 1
+SPLITS = ("train", "validation", "test")
+CONFIG_FILE = "data_config.json"
+
+
+def task_seed(seed: int, name: str) -> int:
+    return int(np.random.SeedSequence([seed, zlib.crc32(name.encode())]).generate_state(1)[0])
+
+
+def caps(task, max_per_task: int | None) -> tuple[int | None, int | None]:
+    """(train cap, validation/test cap): ``max_per_task`` replaces the template's ``max_examples``; the eval cap is
+    ``max_eval_examples`` but never above the train cap."""
+    train = max_per_task if max_per_task is not None else task.max_examples
+    ev = [c for c in (task.max_eval_examples, train) if c is not None]
+    return train, (min(ev) if ev else None)
+
+
+# ---------------------------------------------------------------------------------------------------- one task
+def candidates(world, task, seed: int = 0, stats: dict | None = None):
+    """All candidate rows of ``task`` (DataFrame, ``split`` column added; rows in no split dropped)."""
+    import pandas as pd
+    from seq2gen.tasks.sources import SOURCES
+    rng = np.random.default_rng([task_seed(seed, task.name), 1])
+    stats = {} if stats is None else stats
+    tissues = task.resolve_tissues(world.tissues)
+    prim = [SOURCES[s.type].fn(world, task, s.params, tissues, rng, None, stats).assign(source=s.type)
+            for s in task.sources if not SOURCES[s.type].secondary]
+    primary = pd.concat(prim, ignore_index=True)
+    sec = [SOURCES[s.type].fn(world, task, s.params, tissues, rng, primary, stats).assign(source=s.type)
+           for s in task.sources if SOURCES[s.type].secondary]
+    df = pd.concat([primary, *sec], ignore_index=True)
+    df["row"] = np.arange(len(df), dtype=np.int64)
+    df["split"] = world.split_of(df["chrom"], task.split).to_numpy()
+    if (df["split"] == "").any():
+        stats["rows on chromosomes in no split"] = int((df["split"] == "").sum())
+    if task.family in ("regression", "variant"):
+        bad = ~np.isfinite(df["value"].to_numpy(np.float64))
+        if bad.any():
+            stats["rows with a missing or non-finite target dropped"] = int(bad.sum())
+            df = df[~bad]
+    held = (df["split"] == "train") & df["tissue"].isin(task.holdout_tissues)
+    if held.any():
+        stats["train rows of held-out tissues dropped"] = int(held.sum())
+    return df[(df["split"] != "") & ~held].reset_index(drop=True)
+
+
+def sample_records(world, task, seed: int = 0, max_per_task: int | None = None, stats=None) -> dict[str, list]:
+    """Split → capped, seeded subsample (kept in genomic order) → records with ``dna`` (and ``values``)."""
+    from seq2gen.tasks.sources import fetch_values
+    df = candidates(world, task, seed, stats)
+    rng = np.random.default_rng([task_seed(seed, task.name), 2])
+    cap_train, cap_eval = caps(task, max_per_task)
+    out = {}
+    for split in SPLITS:
+        part = df[df["split"] == split]
+        cap = cap_train if split == "train" else cap_eval
+        if cap is not None and len(part) > cap:
+            part = part.iloc[np.sort(rng.choice(len(part), size=cap, replace=False))]
+        part = part.reset_index(drop=True)
+        recs = part.to_dict("records")
+        for r in recs:
+            r["dna"] = world.fetch(r["chrom"], r["start"], r["end"], r["strand"])
+        if task.family == "track" and recs:
+            for r, v in zip(recs, fetch_values(world, task, part)):
+                r["values"] = v
+        out[split] = recs
+    return out
+
+
+def fit_quantizer(task, train_records: list[dict]):
+    from seq2gen.vocab import Quantizer
+    if task.quantizer is None:
+        return None
+    key = "values" if task.family == "track" else "value"
+    vals = np.asarray([r[key] for r in train_records], dtype=np.float64).ravel()
+    if vals.size == 0:
+        raise InputError(f"task {task.name!r} has no train rows to fit its quantizer on", path=task.path,
+                         hint="check the split chromosomes and tissue exclusions")
+    return Quantizer.fit(vals, task.quantizer.method, task.quantizer.n_bins)
+
+
+def encode_pieces(tokenizer, pieces: list[str], eos: bool = True) -> np.ndarray:
+    """Ids of pieces (grammar tokens or DNA runs); for ``tokens <dna> DNA </dna> tokens`` this is ``encode_parts``."""
+    dna_at = [i for i, p in enumerate(pieces) if not p.startswith("<")]
+    if len(dna_at) <= 1:
+        i = dna_at[0] if dna_at else len(pieces)
+        return tokenizer.encode_parts(pieces[:i], pieces[i] if dna_at else "", pieces[i + 1:], eos=eos)
+    if tokenizer.mode == "char":      # one base = one id: encode all DNA at once, then slot the tokens in between
+        is_tok = np.fromiter((p.startswith("<") for p in pieces), dtype=bool, count=len(pieces))
+        widths = np.fromiter((1 if t else len(p) for p, t in zip(pieces, is_tok)), dtype=np.int64,
+                             count=len(pieces))
+        out = np.empty(int(widths.sum()) + int(eos), dtype=np.int64)
+        tok_mask = np.zeros(out.size, dtype=bool)
+        tok_mask[(np.cumsum(widths) - widths)[is_tok]] = True
+        if eos:
+            tok_mask[-1] = True
+        tok_ids = tokenizer.token_ids([p for p, t in zip(pieces, is_tok) if t])
+        out[tok_mask] = tok_ids + ([tokenizer.eos_id] if eos else [])
+        out[~tok_mask] = tokenizer.dna_ids("".join(p for p, t in zip(pieces, is_tok) if not t))
+        return out
+    parts, run = [], []
+    for p in pieces:
+        if p.startswith("<"):
+            run.append(p)
+            continue
+        if run:
+            parts.append(np.asarray(tokenizer.token_ids(run), dtype=np.int64))
+            run = []
+        parts.append(tokenizer.dna_ids(p))
+    if run:
+        parts.append(np.asarray(tokenizer.token_ids(run), dtype=np.int64))
+    if eos:
+        parts.append(np.asarray([tokenizer.eos_id], dtype=np.int64))
+    return np.concatenate(parts)
+
+
+def _ids_array(arrays: list[np.ndarray]):
+    import pyarrow as pa
+    lengths = np.fromiter((a.size for a in arrays), dtype=np.int64, count=len(arrays))
+    offsets = np.r_[0, np.cumsum(lengths)].astype(np.int32)
+    values = np.concatenate(arrays).astype(np.int32) if arrays else np.zeros(0, dtype=np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(values, pa.int32()))
+
+
+def to_dataset(task, rows: list[dict], prompts, answers, ids, labels, targets):
+    """Columnar Arrow table → ``datasets.Dataset`` (schema identical for empty splits)."""
+    import datasets
+    import pyarrow as pa
+    from datasets.table import InMemoryTable
+    if task.family in ("regression", "variant"):
+        target = pa.array(targets, pa.float64())
+    elif task.family == "classification":
+        target = pa.array(targets, pa.string())
+    else:
+        if task.family == "track":
+            targets = [[round(v, 5) for v in t] for t in targets]
+        target = pa.array([json.dumps(t, separators=(",", ":")) for t in targets], pa.string())
+    col = lambda k, typ: pa.array([r[k] for r in rows], typ)  # noqa: E731
+    table = pa.table({
+        "task": pa.array([task.name] * len(rows), pa.string()), "prompt": pa.array(prompts, pa.string()),
+        "answer": pa.array(answers, pa.string()), "input_ids": _ids_array(ids), "labels": _ids_array(labels),
+        "chrom": col("chrom", pa.string()), "start": col("start", pa.int64()), "end": col("end", pa.int64()),
+        "strand": col("strand", pa.string()), "tissue": col("tissue", pa.string()), "target": target,
+        "name": col("name", pa.string()), "rc": pa.array([bool(r.get("rc", False)) for r in rows], pa.bool_())})
+    return datasets.Dataset(InMemoryTable(table))
+
+
+def build_task(world, task, tokenizer, seed: int = 0, max_per_task: int | None = None):
+    """``(DatasetDict, quantizer or None, stats)`` for one task."""
+    import datasets
+    from seq2gen.data.augment import augment_records
+    from seq2gen.tasks.render import Renderer
+    stats: dict = {}
+    records = sample_records(world, task, seed, max_per_task, stats)
+    quantizer = fit_quantizer(task, records["train"])
+    records["train"] = augment_records(records["train"], task.rc_fraction, task.rc_mode,
+                                       seed=task_seed(seed, task.name))
+    render = Renderer(task, tokenizer.vocab, quantizer, seed=task_seed(seed, task.name))
+    splits = {}
+    for split, recs in records.items():
+        prompts, answers, ids, labels, targets = [], [], [], [], []
+        for r in recs:
+            p, a, t = render(r)
+            prompts.append(" ".join(p))
+            answers.append(" ".join(a))
+            ids.append(encode_pieces(tokenizer, p))
+            labels.append(encode_pieces(tokenizer, a))
+            targets.append(t)
+        splits[split] = to_dataset(task, recs, prompts, answers, ids, labels, targets)
+        stats[split] = {"rows": len(recs), "rc": int(sum(bool(r.get("rc")) for r in recs)),
+                        "max_input_len": int(max((x.size for x in ids), default=0)),
+                        "max_label_len": int(max((x.size for x in labels), default=0))}
+        if task.family == "classification":
+            stats[split]["labels"] = {k: int(v) for k, v in zip(*np.unique(np.asarray(targets, dtype=object)
+                                                                            .astype(str), return_counts=True))}
+    return datasets.DatasetDict(splits), quantizer, stats
+
+
+# ---------------------------------------------------------------------------------------------------- config / cache
+def _sha(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def data_config(world, registry, names, tokenizer, seed, max_per_task) -> dict:
+    files = {}
+    for p in sorted(world.dir.iterdir()):
+        if p.is_file() and not p.name.startswith(".") and p.suffix != ".fai":   # indexes may be rebuilt on read
+            st = p.stat()
+            files[p.name] = [st.st_size, st.st_mtime_ns]
+    cfg = {"format_version": FORMAT_VERSION,
+           "world": {"dir": str(world.dir.resolve()), "manifest_sha256": hashlib.sha256(
+               (world.dir / "world.json").read_bytes()).hexdigest(), "files": files},
+           "templates": {n: registry.get(n).to_dict() for n in names},
+           "tokenizer": {"mode": tokenizer.mode, "size": len(tokenizer),
+                         "vocab_sha256": _sha(sorted(tokenizer.token_to_id.items()))},
+           "seed": int(seed), "max_per_task": max_per_task, "tasks": list(names)}
+    cfg["hash"] = _sha(cfg)
+    return cfg
+
+
+def _cached(out: Path, digest: str) -> bool:
+    try:
+        cfg = json.loads((out / CONFIG_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return cfg.get("hash") == digest and all((out / t).is_dir() for t in cfg.get("tasks", []))
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    old = None
+    if out.exists():
+        if not (out / CONFIG_FILE).is_file() and any(out.iterdir()):
+            raise InputError("output folder exists and is not a seq2gen data folder (no data_config.json)",
+                             path=out, hint="choose another --out or empty it")
+        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_task: int | None = None,
+                   seed: int = 0, progress: bool = True, force: bool = False) -> dict:
+    """Build (or reuse, when the config hash matches) ``out_dir``; returns ``{task: DatasetDict}``.
+
+    ``registry``: a ``TaskRegistry`` (or a templates folder); ``tokenizer``: a ``Seq2GenTokenizer`` (or its folder);
+    ``tasks``: names to build (default all); ``max_per_task``: train cap replacing the templates' ``max_examples``
+    (validation/test ≤ min(max_eval_examples, cap)); ``force``: rebuild even if the hash matches.
+    """
+    from seq2gen.tasks.worlddata import WorldData
+    from seq2gen.vocab import Seq2GenTokenizer, save_quantizers
+    if isinstance(tokenizer, (str, os.PathLike)):
+        tokenizer = Seq2GenTokenizer.from_pretrained(tokenizer)
+    if isinstance(registry, (str, os.PathLike)):
+        from seq2gen.tasks import TaskRegistry
+        registry = TaskRegistry.from_dir(registry, vocab=tokenizer.vocab)
+    world = WorldData(world_dir)
+    names = registry.names if tasks is None else [registry.get(t).name for t in tasks]
+    if max_per_task is not None and max_per_task < 1:
+        raise InputError(f"max_per_task must be >= 1, got {max_per_task}")
+    cfg = data_config(world, registry, names, tokenizer, seed, max_per_task)
+    out = Path(out_dir)
+    if not force and _cached(out, cfg["hash"]):
+        log.info("%s: data config unchanged (hash %s), reusing it", out, cfg["hash"][:12])
+        return load_datasets(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    bar = None
+    import datasets
+    bars_were_off = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()             # one bar per task below, not one per saved split
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(names), desc="data build", unit="task")
+    try:
+        quantizers, stats = {}, {}
+        for name in names:
+            t0 = time.perf_counter()
+            if bar is not None:
+                bar.set_postfix_str(name)
+            dd, q, st = build_task(world, registry.get(name), tokenizer, seed, max_per_task)
+            dd.save_to_disk(str(tmp / name))
+            if q is not None:
+                quantizers[name] = q
+            stats[name] = {**st, "seconds": round(time.perf_counter() - t0, 2)}
+            for k, v in st.items():
+                if not isinstance(v, dict):
+                    log.warning("%s: %s: %d", name, k, v)
+            if bar is not None:
+                bar.update(1)
+        save_quantizers(quantizers, tmp / "quantizers.json")
+        registry.subset(names).to_json(tmp / "tasks.json")
+        (tmp / CONFIG_FILE).write_text(json.dumps({**cfg, "stats": stats}, indent=1) + "\n")
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+        if not bars_were_off:
+            datasets.enable_progress_bars()
+    return load_datasets(out)
+
+
+def load_datasets(out_dir, tasks=None) -> dict:
+    """``{task: DatasetDict(train/validation/test)}`` from a built folder (memory-mapped Arrow)."""
+    import datasets
+    out = Path(out_dir)
+    if not (out / CONFIG_FILE).is_file():
+        raise InputError("not a seq2gen data folder (no data_config.json)", path=out,
+                         hint="build it with `seq2gen data build --world DIR --out DIR`")
+    names = json.loads((out / CONFIG_FILE).read_text())["tasks"]
+    if tasks is not None:
+        unknown = [t for t in tasks if t not in names]
+        if unknown:
+            raise InputError(f"tasks {unknown} were not built here", path=out, hint=f"built: {', '.join(names)}")
+        names = list(tasks)
+    return {n: datasets.load_from_disk(str(out / n)) for n in names}

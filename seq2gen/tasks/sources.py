@@ -1,0 +1,341 @@
+"""Source types: the small set of functions that turn world files into candidate examples (one row per window and
+tissue). A template names them (``source: {type: peaks, …}`` or a list, the later ones usually ``background``).
+
+Candidates are cheap rows — ``chrom, start, end, strand, anchor, tissue, name`` plus the fields a family needs
+(``label``, ``value``, ``spans``, ``var_pos/ref/alt``) — so a build can split and subsample *before* fetching DNA or
+bigWig values. Windows are 0-based half-open genome intervals; ``strand`` is the orientation the DNA is shown in
+(``-`` = reverse complement), and spans / ``var_pos`` are offsets in that shown orientation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from seq2gen.errors import InputError
+from seq2gen.tasks.worlddata import WorldData, merge_intervals, overlaps
+
+COLUMNS = ["chrom", "start", "end", "strand", "anchor", "tissue", "name", "label", "value", "spans", "var_pos",
+           "ref", "alt", "source"]
+
+
+@dataclass(frozen=True)
+class SourceType:
+    fn: Callable
+    params: dict
+    provides: frozenset = frozenset()
+    centres: tuple = ()
+    families: tuple = ()
+    needs_tissue: bool = False
+    secondary: bool = False          # background: placed relative to the primary sources' rows
+    label_params: tuple = ()
+    enums: dict = field(default_factory=dict)
+
+    def with_defaults(self, given: dict, where, key) -> dict:
+        out = {**self.params, **given}
+        for k, allowed in self.enums.items():
+            vals = out[k] if isinstance(out[k], list) else [out[k]]
+            bad = [v for v in vals if v not in allowed]
+            if bad:
+                raise InputError(f"{key}.{k}: {bad[0]!r} is not one of {allowed}", path=where)
+        return out
+
+    def labels(self, params: dict) -> list[str]:
+        out = []
+        for k in self.label_params:
+            v = params.get(k)
+            out += list(v.values()) if isinstance(v, dict) else ([v] if v else [])
+        return out
+
+    def check_tokens(self, params, vocab, known, where, key) -> None:
+        for t in self.labels(params):
+            try:
+                vocab.check_token(t, known)
+            except InputError as exc:
+                raise InputError(f"{key}: {exc}", path=where) from None
+
+
+def _frame(n: int, **cols) -> pd.DataFrame:
+    base = {"tissue": "", "name": "", "label": None, "value": np.nan, "spans": None, "var_pos": -1,
+            "ref": "", "alt": "", "source": ""}
+    data = {c: cols.get(c, base.get(c)) for c in COLUMNS}
+    for c, v in data.items():
+        if np.ndim(v) == 0 and v is None:
+            data[c] = pd.Series([None] * n, dtype=object)
+    return pd.DataFrame(data, index=pd.RangeIndex(n))
+
+
+def place(anchor: np.ndarray, strand: np.ndarray, window, rng: np.random.Generator):
+    """Window starts/ends with the anchor at offset ``window.before`` of the *shown* orientation (± jitter)."""
+    anchor = np.asarray(anchor, dtype=np.int64)
+    if window.jitter:
+        anchor = anchor + rng.integers(-window.jitter, window.jitter + 1, size=anchor.size)
+    L, before = window.length, window.before
+    start = np.where(np.asarray(strand) == "-", anchor - (L - before) + 1, anchor - before)
+    return start, start + L, anchor
+
+
+def _tissue_expand(df: pd.DataFrame, tissues: list[str]) -> pd.DataFrame:
+    if not tissues:
+        return df
+    out = df.loc[df.index.repeat(len(tissues))].reset_index(drop=True)
+    out["tissue"] = np.tile(np.asarray(tissues, dtype=object), len(df))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- primary sources
+def tss_windows(world: WorldData, task, params, tissues, rng, primary=None, stats=None) -> pd.DataFrame:
+    g = world.genes
+    s, e, a = place(g["tss"].to_numpy(), g["strand"].to_numpy(), task.window, rng)
+    df = _frame(len(g), chrom=g["chrom"].to_numpy(object), start=s, end=e, strand=g["strand"].to_numpy(object),
+                anchor=a, name=g["gene_id"].to_numpy(object), label=params["label"])
+    return _tissue_expand(df, tissues)
+
+
+def expression(world: WorldData, task, params, tissues, rng, primary=None, stats=None) -> pd.DataFrame:
+    g = world.genes
+    table = world.expression
+    missing = [t for t in tissues if t not in table.columns]
+    if missing:
+        raise InputError(f"expression table has no column for tissues {missing}", path=world.file("expression"))
+    has = g["gene_id"].isin(table.index).to_numpy()
+    if stats is not None and (~has).sum():
+        stats["genes without expression"] = int((~has).sum())
+    g = g[has].reset_index(drop=True)
+    s, e, a = place(g["tss"].to_numpy(), g["strand"].to_numpy(), task.window, rng)
+    df = _frame(len(g), chrom=g["chrom"].to_numpy(object), start=s, end=e, strand=g["strand"].to_numpy(object),
+                anchor=a, name=g["gene_id"].to_numpy(object))
+    df = _tissue_expand(df, tissues)
+    vals = table.loc[g["gene_id"], tissues].to_numpy(np.float64)           # (genes, tissues)
+    df["value"] = vals.reshape(-1)
+    return df
+
+
+def _sites(world: WorldData) -> tuple[pd.DataFrame, pd.Series]:
+    p = world.peaks
+    key = p.groupby(["chrom", "start", "end"], sort=False).ngroup()
+    sites = p.assign(site=key).drop_duplicates("site").sort_values("site").reset_index(drop=True)
+    return sites, key
+
+
+def peaks(world: WorldData, task, params, tissues, rng, primary=None, stats=None) -> pd.DataFrame:
+    sites, key = _sites(world)
+    p = world.peaks
+    bound = np.zeros((len(sites), len(tissues)), dtype=bool)
+    col = {t: i for i, t in enumerate(tissues)}
+    ti = p["tissue"].map(col)
+    ok = ti.notna().to_numpy()
+    bound[key.to_numpy()[ok], ti.to_numpy()[ok].astype(np.int64)] = True
+    centre = ((sites["start"] + sites["end"]) // 2).to_numpy()
+    strand = np.full(len(sites), "+", dtype=object)
+    s, e, a = place(centre, strand, task.window, rng)
+    df = _frame(len(sites), chrom=sites["chrom"].to_numpy(object), start=s, end=e, strand=strand, anchor=a,
+                name=sites["name"].astype(str).to_numpy(object))
+    df = _tissue_expand(df, tissues)
+    df["label"] = np.where(bound.reshape(-1), params["bound"], params["unbound"]).astype(object)
+    return df
+
+
+def bigwig_track(world: WorldData, task, params, tissues, rng, primary=None, stats=None) -> pd.DataFrame:
+    """Windows centred on TF sites (unique peaks); values are read later (``fetch_values``) per tissue."""
+    sites, _ = _sites(world)
+    centre = ((sites["start"] + sites["end"]) // 2).to_numpy()
+    strand = np.full(len(sites), "+", dtype=object)
+    s, e, a = place(centre, strand, task.window, rng)
+    df = _frame(len(sites), chrom=sites["chrom"].to_numpy(object), start=s, end=e, strand=strand, anchor=a,
+                name=sites["name"].astype(str).to_numpy(object))
+    return _tissue_expand(df, tissues)
+
+
+def gene_bodies(world: WorldData, task, params, tissues, rng, primary=None, stats=None) -> pd.DataFrame:
+    """Windows tiled along each gene (± flank) in gene orientation; spans = its exons/introns clipped, in bp."""
+    g = world.genes
+    exons = world.transcript_exons
+    L = task.window.length
+    stride = task.window.stride or L
+    flank = int(params["flank"])
+    feats = params["features"]
+    rows = {k: [] for k in ("chrom", "start", "end", "strand", "anchor", "name", "spans")}
+    for chrom, gs, ge, strand, gid in zip(g["chrom"], g["start"], g["end"], g["strand"], g["gene_id"]):
+        ex = exons.get(gid)
+        if ex is None:
+            continue
+        lo, hi = gs - flank, ge + flank
+        n = max(1, -(-(hi - lo - L) // stride) + 1)
+        offs = np.arange(n, dtype=np.int64) * stride
+        starts = lo + offs if strand == "+" else hi - offs - L
+        parts = [(feats["exon"], ex)] if "exon" in feats else []
+        if "intron" in feats and len(ex) > 1:
+            parts.append((feats["intron"], np.stack([ex[:-1, 1], ex[1:, 0]], axis=1)))
+        for ws in starts.tolist():
+            we = ws + L
+            spans = []
+            for lab, iv in parts:
+                a, b = np.maximum(iv[:, 0], ws), np.minimum(iv[:, 1], we)
+                for x, y in zip(a[a < b].tolist(), b[a < b].tolist()):
+                    spans.append((lab, x - ws, y - ws) if strand == "+" else (lab, we - y, we - x))
+            spans.sort(key=lambda sp: (sp[1], sp[2], sp[0]))
+            for k, v in (("chrom", chrom), ("start", ws), ("end", we), ("strand", strand),
+                         ("anchor", ws + L // 2), ("name", gid), ("spans", spans)):
+                rows[k].append(v)
+    n = len(rows["chrom"])
+    df = _frame(n, **{k: np.asarray(v, dtype=object if k in ("chrom", "strand", "name") else np.int64)
+                      for k, v in rows.items() if k != "spans"})
+    df["spans"] = pd.Series(rows["spans"], dtype=object)
+    return _tissue_expand(df, tissues)
+
+
+def vcf(world: WorldData, task, params, tissues, rng, primary=None, stats=None) -> pd.DataFrame:
+    v = world.variants
+    for k, allowed in (params.get("filter") or {}).items():
+        col = f"info_{k}"
+        if col not in v.columns:
+            raise InputError(f"source.filter: the VCF has no INFO key {k!r}", path=world.file("variants"))
+        v = v[v[col].astype(str).isin([str(a) for a in (allowed if isinstance(allowed, list) else [allowed])])]
+    tokens = set(params["alleles"])
+    ok = (v["ref"].isin(tokens) & v["alt"].isin(tokens)).to_numpy()
+    if stats is not None and (~ok).sum():
+        stats["variants with alleles that have no token"] = int((~ok).sum())
+    v = v[ok].reset_index(drop=True)
+    strand = np.full(len(v), "+", dtype=object)
+    s, e, _ = place(v["start"].to_numpy(), strand, task.window, rng)
+    df = _frame(len(v), chrom=v["chrom"].to_numpy(object), start=s, end=e, strand=strand,
+                anchor=v["start"].to_numpy(np.int64), name=v["id"].astype(str).to_numpy(object),
+                var_pos=(v["start"].to_numpy(np.int64) - s), ref=v["ref"].to_numpy(object),
+                alt=v["alt"].to_numpy(object))
+    column = params["value_column"]
+    if "{tissue}" in column:
+        df = _tissue_expand(df, tissues)
+        cols = [f"info_{column.format(tissue=t)}" for t in tissues]
+    else:
+        cols = [f"info_{column}"]
+    absent = [c[5:] for c in cols if c not in v.columns]
+    if absent:
+        raise InputError(f"source.value_column: the VCF has no INFO key(s) {absent}", path=world.file("variants"))
+    df["value"] = v[cols].to_numpy(np.float64).reshape(-1)
+    return df
+
+
+def genome_chunks(world: WorldData, task, params, tissues, rng, primary=None, stats=None) -> pd.DataFrame:
+    L = task.window.length
+    stride = task.window.stride or L
+    frames = []
+    for chrom, n in world.contigs.items():
+        s = np.arange(0, max(n - L, 0) + 1, stride, dtype=np.int64)
+        keep = ~overlaps(s, s + L, *world.n_runs(chrom))
+        s = s[keep]
+        frames.append(_frame(len(s), chrom=np.full(len(s), chrom, dtype=object), start=s, end=s + L,
+                             strand=np.full(len(s), "+", dtype=object), anchor=s + L // 2))
+    return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------------------------- background
+def background(world: WorldData, task, params, tissues, rng, primary=None, stats=None) -> pd.DataFrame:
+    """Random windows (no N, away from ``exclude`` features by ``flank`` bp): ``ratio`` × the primary sources'
+    distinct windows on each chromosome, or ``count`` spread over chromosomes by length."""
+    L, flank = task.window.length, int(params["flank"])
+    contigs = world.contigs
+    if params.get("count"):
+        lengths = np.array([max(n - L, 0) for n in contigs.values()], dtype=np.float64)
+        want = dict(zip(contigs, rng.multinomial(int(params["count"]), lengths / lengths.sum())))
+    else:
+        per = primary.drop_duplicates(["chrom", "start", "end"])["chrom"].value_counts()
+        want = {c: int(round(per.get(c, 0) * float(params["ratio"]))) for c in contigs}
+    ex = {"tss": lambda: (world.genes["chrom"], world.genes["tss"], world.genes["tss"] + 1),
+          "genes": lambda: (world.genes["chrom"], world.genes["start"], world.genes["end"]),
+          "peaks": lambda: (world.peaks["chrom"], world.peaks["start"], world.peaks["end"]),
+          "variants": lambda: (world.variants["chrom"], world.variants["start"], world.variants["end"])}
+    blocks = [ex[k]() for k in params["exclude"]]
+    frames, short = [], 0
+    for chrom, n in want.items():
+        if n <= 0:
+            continue
+        ms, me = [world.n_runs(chrom)[0]], [world.n_runs(chrom)[1]]
+        for c, s, e in blocks:
+            sel = (c == chrom).to_numpy()
+            ms.append(s.to_numpy()[sel] - flank)
+            me.append(e.to_numpy()[sel] + flank)
+        ms, me = merge_intervals(np.concatenate(ms), np.concatenate(me))
+        got = np.zeros(0, dtype=np.int64)
+        for _ in range(8):
+            cand = rng.integers(0, max(contigs[chrom] - L, 0) + 1, size=4 * n + 16)
+            cand = cand[~overlaps(cand, cand + L, ms, me)]
+            both = np.r_[got, cand]
+            got = both[np.sort(np.unique(both, return_index=True)[1])][:n]   # distinct, in draw order (no bias)
+            if got.size >= n:
+                break
+        short += n - got.size
+        got = rng.permutation(got)
+        strand = (rng.choice(np.array(["+", "-"], dtype=object), size=got.size) if params["strand"] == "random"
+                  else np.full(got.size, "+", dtype=object))
+        frames.append(_frame(got.size, chrom=np.full(got.size, chrom, dtype=object), start=got, end=got + L,
+                             strand=strand, anchor=got + L // 2, label=params.get("label")))
+    if short and stats is not None:
+        stats["background windows not placed (genome too crowded)"] = int(short)
+    df = pd.concat(frames, ignore_index=True) if frames else _frame(0, chrom=[], start=[], end=[], strand=[],
+                                                                   anchor=[])
+    return _tissue_expand(df, tissues)
+
+
+ALLELES = ["A", "C", "G", "T"]
+SOURCES: dict[str, SourceType] = {
+    "tss_windows": SourceType(tss_windows, {"label": "<yes>"}, frozenset({"{label}"}), ("tss",),
+                              ("classification",), label_params=("label",)),
+    "expression": SourceType(expression, {}, frozenset({"{value}"}), ("tss",), ("regression",), needs_tissue=True),
+    "peaks": SourceType(peaks, {"bound": "<yes>", "unbound": "<no>"}, frozenset({"{label}"}), ("interval_centre",),
+                        ("classification",), needs_tissue=True, label_params=("bound", "unbound")),
+    "bigwig_track": SourceType(bigwig_track, {"n_bins": 8, "nan": "zero"}, frozenset({"{values}"}),
+                               ("interval_centre",), ("track",), needs_tissue=True,
+                               enums={"nan": ["zero", "nan"]}),
+    "gene_bodies": SourceType(gene_bodies, {"flank": 0, "features": {"exon": "<exon>", "intron": "<intron>"}},
+                              frozenset({"{spans}"}), ("tiled",), ("annotation",), label_params=("features",)),
+    "vcf": SourceType(vcf, {"value_column": "EFFECT_{tissue}", "filter": {}, "alleles": ALLELES},
+                      frozenset({"{value}", "{offset}", "{ref}", "{alt}"}), ("variant",), ("variant",)),
+    "genome_chunks": SourceType(genome_chunks, {}, frozenset({"{targets}"}), ("tiled",), ("pretrain",)),
+    "background": SourceType(background, {"ratio": 1.0, "count": None, "label": None, "strand": "random",
+                                          "exclude": ["genes"], "flank": 400}, frozenset(), (), (),
+                             secondary=True, label_params=("label",),
+                             enums={"strand": ["random", "+"], "exclude": ["tss", "genes", "peaks", "variants"]}),
+}
+
+
+WHOLE_CHROM_MAX = 64_000_000     # read a bigWig chromosome at once (≤ 256 MB float32) when it beats per-window reads
+
+
+def fetch_values(world: WorldData, task, df: pd.DataFrame) -> list[list[float]]:
+    """Binned bigWig means per row (its tissue's track), in the shown orientation (reversed for ``-``).
+
+    Same numbers as ``BigWig.binned_mean``; rows are grouped by (tissue, chromosome) and, where many windows share
+    a chromosome, the chromosome is read once (pyBigWig's per-call cost is ~250 µs, a whole 10 Mb read ~70 ms).
+    """
+    spec = next(s for s in task.sources if s.type == "bigwig_track").params
+    n_bins, policy = int(spec["n_bins"]), spec["nan"]
+    L = task.window.length
+    out = np.zeros((len(df), n_bins), dtype=np.float64)
+    keys = df["tissue"].astype(str) + "\t" + df["chrom"].astype(str)
+    for key, idx in pd.Series(np.arange(len(df))).groupby(keys.to_numpy()).groups.items():
+        tissue, chrom = key.split("\t")
+        bw = world.bigwig(tissue)
+        rows = df.iloc[np.asarray(idx)]
+        clen = bw.chroms.get(chrom, 0)
+        if clen and clen <= WHOLE_CHROM_MAX and len(rows) * 250e-6 > clen * 7e-9:
+            track = bw.values(chrom, 0, clen)
+            pos = rows["start"].to_numpy(np.int64)[:, None] + np.arange(L)[None, :]
+            inside = (pos >= 0) & (pos < clen)
+            win = np.where(inside, track[np.clip(pos, 0, clen - 1)], np.nan).reshape(len(rows), n_bins, -1)
+            has = ~np.isnan(win)
+            sums = np.where(has, win, 0.0).astype(np.float64).sum(axis=2)
+            if policy == "zero":
+                vals = sums / win.shape[2]
+            else:
+                cnt = has.sum(axis=2)
+                vals = np.where(cnt > 0, sums / np.maximum(cnt, 1), np.nan)
+        else:
+            vals = np.stack([bw.binned_mean(chrom, int(s), int(e), n_bins, nan=policy, missing_chrom="zero")
+                             for s, e in zip(rows["start"], rows["end"])]).astype(np.float64)
+        out[np.asarray(idx)] = np.nan_to_num(vals.astype(np.float32).astype(np.float64))
+    minus = (df["strand"] == "-").to_numpy()
+    out[minus] = out[minus, ::-1]
+    return out.tolist()

@@ -1,0 +1,158 @@
+"""Lazy, cached access to one world directory (or any directory laid out like one) for the task sources.
+
+Files are named by ``world.json`` (``files``, ``splits``, ``tissues``); each table is read once with the strict
+``seq2gen.genome`` readers. Also interval helpers (merge, vectorised overlap test) used to place background windows.
+"""
+from __future__ import annotations
+
+import json
+import os
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seq2gen.errors import InputError
+
+MANIFEST = "world.json"
+
+
+class WorldData:
+    """``WorldData(dir)``: ``.manifest``, ``.splits`` (split → chromosomes), ``.tissues``, ``.contigs``, ``.genes``,
+    ``.transcript_exons``, ``.peaks``, ``.expression``, ``.variants``, ``.fetch(chrom, start, end, strand)``,
+    ``.bigwig(tissue)``, ``.n_runs(chrom)``."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.dir = Path(path)
+        mpath = self.dir / MANIFEST
+        if not mpath.is_file():
+            raise InputError("not a world directory: world.json is missing", path=self.dir,
+                             hint="generate one with `seq2gen world --out DIR` (seq2gen.world.generate_world)")
+        try:
+            self.manifest = json.loads(mpath.read_text())
+        except json.JSONDecodeError as exc:
+            raise InputError(f"invalid JSON: {exc}", path=mpath, line=exc.lineno) from None
+        for key in ("files", "tissues"):
+            if key not in self.manifest:
+                raise InputError(f"manifest has no {key!r} key", path=mpath)
+        splits = self.manifest.get("splits", self.manifest.get("split"))
+        if not isinstance(splits, dict) or not {"train", "validation", "test"} <= set(splits):
+            raise InputError("manifest needs 'splits': {train: [...], validation: [...], test: [...]}", path=mpath)
+        self.splits: dict[str, list[str]] = {k: list(splits[k]) for k in ("train", "validation", "test")}
+        self.tissues: list[str] = list(self.manifest["tissues"])
+        self._bw: dict[str, object] = {}
+        self._nruns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def file(self, key: str) -> Path:
+        name = self.manifest["files"].get(key)
+        if name is None:
+            raise InputError(f"world.json names no {key!r} file", path=self.dir / MANIFEST,
+                             hint=f"files: {', '.join(self.manifest['files'])}")
+        return self.dir / name
+
+    # ------------------------------------------------------------------ tables
+    @cached_property
+    def fasta(self):
+        from seq2gen.genome import Fasta
+        return Fasta(self.file("genome"), validate=False)
+
+    @cached_property
+    def contigs(self) -> dict[str, int]:
+        return dict(self.fasta.contigs)
+
+    @cached_property
+    def gtf(self) -> pd.DataFrame:
+        from seq2gen.genome import read_gtf
+        return read_gtf(self.file("genes"), contigs=self.contigs)
+
+    @cached_property
+    def genes(self) -> pd.DataFrame:
+        """``chrom, start, end, strand, gene_id, tss`` (stranded genes only)."""
+        from seq2gen.genome import genes
+        g = genes(self.gtf)
+        g = g[g["strand"].isin(["+", "-"])].reset_index(drop=True)
+        g["tss"] = np.where(g["strand"] == "-", g["end"] - 1, g["start"]).astype(np.int64)
+        return g
+
+    @cached_property
+    def transcript_exons(self) -> dict[str, np.ndarray]:
+        """gene_id → (n, 2) exon starts/ends of its longest transcript (most exonic bases), sorted by start."""
+        from seq2gen.genome import exons
+        ex = exons(self.gtf)
+        ex = ex.assign(width=ex["end"] - ex["start"])
+        best = ex.groupby(["gene_id", "transcript_id"], sort=False)["width"].sum().reset_index()
+        best = best.sort_values("width", ascending=False, kind="stable").drop_duplicates("gene_id")
+        ex = ex[ex["transcript_id"].isin(best["transcript_id"])].sort_values(["gene_id", "start"], kind="stable")
+        return {g: d[["start", "end"]].to_numpy(np.int64) for g, d in ex.groupby("gene_id", sort=False)}
+
+    @cached_property
+    def peaks(self) -> pd.DataFrame:
+        from seq2gen.genome import read_bed
+        df = read_bed(self.file("peaks"), contigs=self.contigs)
+        names = self.manifest.get("columns", {}).get("peaks")
+        if names and len(names) == df.shape[1]:
+            df.columns = names
+        if "tissue" not in df.columns:
+            raise InputError("peaks need a 'tissue' column (7th BED column)", path=self.file("peaks"))
+        return df
+
+    @cached_property
+    def expression(self) -> pd.DataFrame:
+        from seq2gen.genome import read_expression
+        return read_expression(self.file("expression"))
+
+    @cached_property
+    def variants(self) -> pd.DataFrame:
+        from seq2gen.genome import read_vcf
+        return read_vcf(self.file("variants"), fasta=self.fasta)
+
+    def bigwig(self, tissue: str):
+        if tissue not in self._bw:
+            from seq2gen.genome import BigWig
+            files = self.manifest["files"].get("bigwig", {})
+            if tissue not in files:
+                raise InputError(f"world.json names no bigWig for tissue {tissue!r}", path=self.dir / MANIFEST,
+                                 hint=f"has: {', '.join(files)}")
+            self._bw[tissue] = BigWig(self.dir / files[tissue])
+        return self._bw[tissue]
+
+    # ------------------------------------------------------------------ sequence
+    def fetch(self, chrom: str, start: int, end: int, strand: str = "+") -> str:
+        return self.fasta.fetch(chrom, int(start), int(end), strand)
+
+    def n_runs(self, chrom: str) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted disjoint ``(starts, ends)`` of the N runs of ``chrom`` (read once)."""
+        if chrom not in self._nruns:
+            seq = np.frombuffer(self.fetch(chrom, 0, self.contigs[chrom]).encode("ascii"), dtype=np.uint8)
+            is_n = np.r_[0, (seq == ord("N")).view(np.int8), 0]
+            edges = np.flatnonzero(np.diff(is_n))
+            self._nruns[chrom] = (edges[::2].astype(np.int64), edges[1::2].astype(np.int64))
+        return self._nruns[chrom]
+
+    def split_of(self, chroms: pd.Series, rule: str | dict = "world") -> pd.Series:
+        """Split name per row ("" for chromosomes in no split)."""
+        splits = self.splits if rule == "world" else rule
+        lookup = {c: s for s, cs in splits.items() for c in cs}
+        return chroms.map(lookup).fillna("")
+
+
+def merge_intervals(starts, ends) -> tuple[np.ndarray, np.ndarray]:
+    """Union of intervals as sorted disjoint ``(starts, ends)``."""
+    s, e = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+    if s.size == 0:
+        return s, e
+    order = np.argsort(s, kind="stable")
+    s, e = s[order], np.maximum.accumulate(e[order])
+    new = np.r_[True, s[1:] > e[:-1]]
+    group = np.cumsum(new) - 1
+    return s[new], np.maximum.reduceat(e, np.flatnonzero(new)) if group.size else e
+
+
+def overlaps(qs, qe, ms: np.ndarray, me: np.ndarray) -> np.ndarray:
+    """For queries ``[qs, qe)``, whether each overlaps any merged interval ``[ms, me)`` (sorted, disjoint)."""
+    qs, qe = np.asarray(qs, dtype=np.int64), np.asarray(qe, dtype=np.int64)
+    if ms.size == 0:
+        return np.zeros(qs.shape, dtype=bool)
+    i = np.searchsorted(ms, qe, side="left") - 1
+    return (i >= 0) & (me[np.maximum(i, 0)] > qs)
