@@ -1,0 +1,148 @@
+"""Model presets (configs/model/*.yaml) → HF T5 / LongT5 sized to the tokenizer.
+
+A preset is YAML (or a dict) of the form::
+
+    arch: t5            # or longt5
+    seed: 0             # weight-init seed
+    config: {d_model: 64, num_layers: 2, ...}   # keys of transformers.T5Config / LongT5Config
+
+`build_model` fills ``vocab_size`` and the special-token ids from the caller (or a tokenizer), initialises the
+weights under a private torch RNG (the global RNG is left untouched) and returns the model in fp32.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seq2gen.errors import InputError
+
+ARCHS = ("t5", "longt5")
+PRESET_KEYS = ("arch", "seed", "config")
+# ids the caller sets; a preset that sets them would silently disagree with the tokenizer.
+_OWNED_KEYS = ("vocab_size", "pad_token_id", "eos_token_id", "decoder_start_token_id")
+
+
+def preset_dirs() -> list[Path]:
+    """Where preset names are looked up: the repository's configs/model/, then ./configs/model/."""
+    repo = Path(__file__).resolve().parents[2] / "configs" / "model"
+    return [repo, Path.cwd() / "configs" / "model"]
+
+
+def list_presets() -> list[str]:
+    names = set()
+    for d in preset_dirs():
+        if d.is_dir():
+            names.update(p.stem for p in d.glob("*.yaml"))
+    return sorted(names)
+
+
+def load_preset(preset: str | os.PathLike | dict) -> dict:
+    """Read a preset given as a name (``tiny``), a YAML path, or a dict; validate its top-level keys."""
+    if isinstance(preset, dict):
+        data, where = copy.deepcopy(preset), None
+    else:
+        path = Path(preset)
+        if not path.suffix and not path.exists():
+            found = [d / f"{preset}.yaml" for d in preset_dirs() if (d / f"{preset}.yaml").is_file()]
+            if not found:
+                names = list_presets()
+                close = difflib.get_close_matches(str(preset), names, n=1)
+                raise InputError(f"unknown model preset {str(preset)!r}",
+                                 hint=(f"did you mean {close[0]!r}? " if close else "") + f"presets: {names}")
+            path = found[0]
+        if not path.is_file():
+            raise InputError("model preset file not found", path=path, hint="give a preset name or a YAML path")
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+        where = path
+    if not isinstance(data, dict):
+        raise InputError("a model preset must be a mapping with keys arch, seed, config", path=where)
+    unknown = sorted(set(data) - set(PRESET_KEYS))
+    if unknown:
+        raise InputError(f"unknown preset key(s) {unknown}", path=where, hint=f"allowed: {list(PRESET_KEYS)}")
+    data.setdefault("arch", "t5")
+    data.setdefault("seed", 0)
+    data.setdefault("config", {})
+    if data["arch"] not in ARCHS:
+        raise InputError(f"arch must be one of {list(ARCHS)}, got {data['arch']!r}", path=where)
+    return data
+
+
+def _config_class(arch: str):
+    from transformers import LongT5Config, T5Config
+    return {"t5": T5Config, "longt5": LongT5Config}[arch]
+
+
+def _model_class(arch: str):
+    from transformers import LongT5ForConditionalGeneration, T5ForConditionalGeneration
+    return {"t5": T5ForConditionalGeneration, "longt5": LongT5ForConditionalGeneration}[arch]
+
+
+def _check_config_keys(arch: str, cfg: dict, where) -> None:
+    cls = _config_class(arch)
+    allowed = set(cls().to_dict()) | {"tie_word_embeddings", "decoder_start_token_id", "num_decoder_layers"}
+    for key in cfg:
+        if key in _OWNED_KEYS:
+            raise InputError(f"model config key {key!r} is set from the tokenizer, not the preset", path=where)
+        if key not in allowed:
+            close = difflib.get_close_matches(key, sorted(allowed), n=1)
+            raise InputError(f"unknown {cls.__name__} key {key!r}", path=where,
+                             hint=f"did you mean {close[0]!r}?" if close else "see the transformers docs")
+
+
+def build_model(preset: str | os.PathLike | dict,
+                vocab_size: int | None = None,
+                pad_token_id: int | None = None,
+                eos_token_id: int | None = None,
+                decoder_start_token_id: int | None = None,
+                *,
+                tokenizer: Any = None,
+                seed: int | None = None,
+                overrides: dict | None = None):
+    """Build a freshly initialised T5/LongT5 for a tokenizer.
+
+    Ids not given are taken from ``tokenizer`` (``len(tokenizer)``, ``pad_token_id``, ``eos_token_id``);
+    ``decoder_start_token_id`` defaults to the pad id (T5 convention). ``seed`` overrides the preset's seed,
+    ``overrides`` updates its ``config`` mapping. Returns the model in fp32, train mode.
+    """
+    import torch
+
+    p = load_preset(preset)
+    where = None if isinstance(preset, dict) else preset
+    cfg = dict(p["config"])
+    cfg.update(overrides or {})
+    _check_config_keys(p["arch"], cfg, where)
+    if tokenizer is not None:
+        vocab_size = len(tokenizer) if vocab_size is None else vocab_size
+        pad_token_id = tokenizer.pad_token_id if pad_token_id is None else pad_token_id
+        eos_token_id = tokenizer.eos_token_id if eos_token_id is None else eos_token_id
+    if vocab_size is None or pad_token_id is None or eos_token_id is None:
+        raise InputError("build_model needs vocab_size, pad_token_id and eos_token_id (or a tokenizer with "
+                         "pad and eos tokens)")
+    if decoder_start_token_id is None:
+        decoder_start_token_id = pad_token_id
+    for name, tid in (("pad_token_id", pad_token_id), ("eos_token_id", eos_token_id),
+                      ("decoder_start_token_id", decoder_start_token_id)):
+        if not 0 <= int(tid) < int(vocab_size):
+            raise InputError(f"{name}={tid} outside the vocabulary (size {vocab_size})")
+    config = _config_class(p["arch"])(vocab_size=int(vocab_size), pad_token_id=int(pad_token_id),
+                                      eos_token_id=int(eos_token_id),
+                                      decoder_start_token_id=int(decoder_start_token_id), **cfg)
+    init_seed = p["seed"] if seed is None else seed
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(init_seed))
+        model = _model_class(p["arch"])(config)
+    gc = model.generation_config
+    gc.decoder_start_token_id, gc.pad_token_id, gc.eos_token_id = (int(decoder_start_token_id), int(pad_token_id),
+                                                                   int(eos_token_id))
+    return model
+
+
+def count_parameters(model) -> int:
+    """Number of distinct parameters (tied embeddings counted once)."""
+    return sum(p.numel() for p in model.parameters())

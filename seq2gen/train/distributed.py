@@ -1,0 +1,82 @@
+"""Process-group set-up that works with and without a launcher.
+
+Launched by ``deepspeed``/``torchrun`` the rank variables are already in the environment. A plain ``python -m
+seq2gen.train`` (or a test) gets single-process defaults: RANK=0, WORLD_SIZE=1, LOCAL_RANK=0, MASTER_ADDR=127.0.0.1
+and a free MASTER_PORT; without CUDA, DS_ACCELERATOR=cpu is set *before* deepspeed is imported (otherwise it probes
+for mpi4py and fails). The process group (gloo on CPU) is created once per process and reused by later
+``deepspeed.initialize`` calls.
+"""
+from __future__ import annotations
+
+import os
+import socket
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def setup_env() -> None:
+    """Fill launcher variables that are absent; choose the CPU accelerator when there is no GPU."""
+    if "DS_ACCELERATOR" not in os.environ:
+        import torch
+        if not torch.cuda.is_available():
+            os.environ["DS_ACCELERATOR"] = "cpu"
+    defaults = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": os.environ.get("RANK", "0"),
+                "MASTER_ADDR": "127.0.0.1"}
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+    if "MASTER_PORT" not in os.environ:
+        os.environ["MASTER_PORT"] = str(free_port())
+
+
+def on_cpu() -> bool:
+    return os.environ.get("DS_ACCELERATOR") == "cpu"
+
+
+def init_distributed() -> None:
+    """Create the default process group once (gloo on CPU); later calls are no-ops."""
+    setup_env()
+    import deepspeed
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        return
+    deepspeed.init_distributed(dist_backend="gloo" if on_cpu() else None, verbose=False)
+
+
+def rank() -> int:
+    import torch.distributed as dist
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else int(os.environ.get("RANK", 0))
+
+
+def world_size() -> int:
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    return int(os.environ.get("WORLD_SIZE", 1))
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def barrier() -> None:
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.barrier()
+
+
+def all_reduce_sum(tensor):
+    """In-place sum over ranks (no-op for one process); returns the tensor."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor
+
+
+def device():
+    """The accelerator device of this rank (``cpu`` under DS_ACCELERATOR=cpu)."""
+    from deepspeed.accelerator import get_accelerator
+    return get_accelerator().current_device_name()

@@ -1,0 +1,78 @@
+"""Mixture sampling with a serialisable state.
+
+Each example of a global batch picks its task from the normalised ``rates`` with a seeded numpy Generator, then
+takes the next index of that task's current shuffled order (a per-task cursor). When a task's order is exhausted its
+epoch increases and it is reshuffled with ``(seed, task position, epoch)``. The state (Generator state, cursors,
+epochs) is plain JSON-able data, so a resumed run draws exactly the batches the uninterrupted run would have drawn.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from seq2gen.errors import InputError
+
+
+class MixtureSampler:
+    def __init__(self, sizes: dict[str, int], rates: dict[str, float], seed: int):
+        tasks = [t for t in rates if rates[t] > 0]
+        for t in tasks:
+            if t not in sizes:
+                raise InputError(f"rate given for task {t!r} that has no training data", hint=f"tasks: {sorted(sizes)}")
+            if sizes[t] <= 0:
+                raise InputError(f"task {t!r} has an empty training split")
+        if not tasks:
+            raise InputError("no task has a positive rate")
+        self.tasks = tasks
+        self.sizes = [int(sizes[t]) for t in tasks]
+        total = float(sum(rates[t] for t in tasks))
+        self.probs = np.array([rates[t] / total for t in tasks], dtype=np.float64)
+        self.seed = int(seed)
+        self.rng = np.random.default_rng([self.seed, 0x5EED])
+        self.cursors = [0] * len(tasks)
+        self.epochs = [0] * len(tasks)
+        self._orders = [self._order(i) for i in range(len(tasks))]
+
+    def _order(self, i: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, i, self.epochs[i]]).permutation(self.sizes[i])
+
+    def draw(self, n: int) -> list[tuple[str, int]]:
+        """The next ``n`` examples as ``(task, row index)``; identical on every rank."""
+        which = self.rng.choice(len(self.tasks), size=n, p=self.probs)
+        out = []
+        for i in which.tolist():
+            if self.cursors[i] >= self.sizes[i]:
+                self.epochs[i] += 1
+                self.cursors[i] = 0
+                self._orders[i] = self._order(i)
+            out.append((self.tasks[i], int(self._orders[i][self.cursors[i]])))
+            self.cursors[i] += 1
+        return out
+
+    def state_dict(self) -> dict:
+        return {"tasks": list(self.tasks), "sizes": list(self.sizes), "seed": self.seed,
+                "rng": self.rng.bit_generator.state, "cursors": list(self.cursors), "epochs": list(self.epochs)}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["tasks"] != self.tasks or state["sizes"] != self.sizes or state["seed"] != self.seed:
+            raise InputError("checkpointed sampler does not match this run's tasks/sizes/seed "
+                             f"({state['tasks']} {state['sizes']} seed {state['seed']} vs {self.tasks} "
+                             f"{self.sizes} seed {self.seed})", hint="resume with the same data and config")
+        self.rng.bit_generator.state = state["rng"]
+        self.cursors = list(state["cursors"])
+        self.epochs = list(state["epochs"])
+        self._orders = [self._order(i) for i in range(len(self.tasks))]
+
+
+def mixture_rates(rates, train_sizes: dict[str, int], exclude: str | None = None) -> dict[str, float]:
+    """Resolve ``rates`` ("proportional" | "uniform" | dict) over the tasks that have a train split."""
+    if isinstance(rates, dict):
+        unknown = [t for t in rates if t not in train_sizes]
+        if unknown:
+            raise InputError(f"rates name tasks without data: {unknown}", hint=f"tasks: {sorted(train_sizes)}")
+        return {t: float(r) for t, r in rates.items()}
+    tasks = [t for t in train_sizes if t != exclude]
+    if not tasks:
+        raise InputError("no training tasks in the datasets")
+    if rates == "uniform":
+        return {t: 1.0 for t in tasks}
+    return {t: float(train_sizes[t]) for t in tasks}
