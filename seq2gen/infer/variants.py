@@ -1,0 +1,342 @@
+"""Variant scoring: the supervised ``variant_effect`` task and a zero-shot likelihood ratio, for single variants and
+for whole VCFs (streamed in chunks, resumable, written through a temp file).
+
+* **task** — the ``variant_effect`` prompt names REF and ALT (``<off:…> <ref:X> <alt:Y>``) over the reference
+  window, so one teacher-forced pass per (variant, tissue) gives the distribution over value tokens; the score is
+  its expected value (``Quantizer.decode``), with the argmax-bin centre and an 80 % interval.
+* **zero_shot** — needs no variant task: the REF base(s) are replaced by one sentinel in the span-corruption format
+  (``<task:span_corruption> <dna> …left <extra_id_0> right… </dna>``); the encoder runs once per variant and the
+  decoder scores two targets against the same encoder states, ``<extra_id_0> ALT <extra_id_1> </s>`` and
+  ``<extra_id_0> REF <extra_id_1> </s>``: ``llr = log p(ALT) − log p(REF)``.
+
+Windows are centred on the variant (REF's first base at the template's anchor offset, forward strand), fetched once
+per variant as the union of both methods' windows.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seq2gen.errors import InputError
+from seq2gen.infer import engine
+
+log = logging.getLogger(__name__)
+METHODS = ("task", "zero_shot")
+
+
+# ---------------------------------------------------------------------------------------------- building blocks
+def _pretrain_task(m) -> str:
+    names = [t.name for t in m.registry if t.family == "pretrain"]
+    if not names:
+        raise InputError("zero-shot scoring needs a span-corruption (pretrain) task in the model's tasks.json",
+                         hint="score with methods=('task',)")
+    return names[0]
+
+
+def zero_shot_inputs(m, windows: list[str], var_pos, refs, alts):
+    """Encoder inputs (one per variant), targets (REF then ALT per variant) and each target's input index."""
+    from seq2gen.data.build import encode_pieces
+    task = m.registry.get(_pretrain_task(m))
+    rows, targets = [], []
+    for dna, p, ref, alt in zip(windows, var_pos, refs, alts):
+        p = int(p)
+        masked = [x for x in (dna[:p], "<extra_id_0>", dna[p + len(ref):]) if x]
+        pieces = []
+        for item in task.prompt:
+            if item == "{dna}":
+                pieces += masked
+            elif item.startswith("{"):
+                raise InputError(f"task {task.name}: zero-shot prompts cannot fill {item}")
+            else:
+                pieces.append(item)
+        rows.append(encode_pieces(m.tokenizer, pieces))
+        for allele in (ref, alt):
+            targets.append(encode_pieces(m.tokenizer, ["<extra_id_0>", *([allele] if allele != "-" else []),
+                                                       "<extra_id_1>"]))
+    return rows, targets, np.repeat(np.arange(len(rows)), 2)
+
+
+def llr_scores(m, rows, targets, group, batch_size: int) -> np.ndarray:
+    """log p(ALT) − log p(REF) per variant, in batches of variants (one encoder pass each)."""
+    out = np.empty(len(rows))
+    for a in range(0, len(rows), batch_size):
+        idx = np.arange(a, min(a + batch_size, len(rows)))
+        tsel = np.concatenate([np.flatnonzero(group == i) for i in idx])
+        lp = engine.target_logprobs(m.model, [rows[i] for i in idx], [targets[j] for j in tsel],
+                                    group[tsel] - a, m.tokenizer.pad_id, m.start_id)
+        out[idx] = lp[1::2] - lp[0::2]
+    return out
+
+
+def _check_alleles(window: str, offset: int, ref: str, alt: str, i: int) -> None:
+    if not 0 <= offset <= len(window) - len(ref):
+        raise InputError(f"variant {i}: offset {offset} is outside the {len(window)}-bp window")
+    shown = window[offset:offset + len(ref)].upper()
+    if shown != ref.upper():
+        raise InputError(f"variant {i}: REF {ref!r} does not match the window at offset {offset} ({shown!r})",
+                         hint="offset is 0-based in the reference window")
+    if alt.upper() == ref.upper():
+        raise InputError(f"variant {i}: ALT equals REF ({ref!r})")
+
+
+# ---------------------------------------------------------------------------------------------- single variants
+def variant_effect(m, ref_seq, offset, ref, alt, tissue, task: str = "variant_effect", batch_size=None):
+    """Effect per variant: ``{"expected", "argmax", "lo", "hi"}`` (task's value units, e.g. Δ log expression).
+
+    ``ref_seq``: the reference window (the task's window length), ``offset``: 0-based position of REF in it.
+    Lists of equal length score many variants in one batched call; ``tissue`` may be one name or a list.
+    """
+    from seq2gen.infer.helpers import _listify, _scalar
+    m._expect(task, "values", ("variant",))
+    single = isinstance(ref_seq, str)
+    seqs = [ref_seq] if single else list(ref_seq)
+    n = len(seqs)
+    offs, refs, alts, tissues = (_listify(offset, n, "offset"), _listify(ref, n, "ref"), _listify(alt, n, "alt"),
+                                 _listify(tissue, n, "tissue"))
+    dnas, _ = m.windows(task, seqs, "error")
+    records = []
+    for i, (d, o, r, a, t) in enumerate(zip(dnas, offs, refs, alts, tissues)):
+        _check_alleles(d, int(o), r, a, i)
+        records.append({"dna": d, "tissue": t, "var_pos": int(o), "ref": r.upper(), "alt": a.upper()})
+    _check_tokens(m, records)
+    out = [_scalar(p.value) for p in m._run(task, records, batch_size=batch_size)]
+    return out[0] if single else out
+
+
+def variant_llr(m, ref_seq, offset, ref, alt, batch_size=None):
+    """Zero-shot ``log p(ALT) − log p(REF)`` of the masked allele (any window length the model handles)."""
+    from seq2gen.infer.helpers import _listify
+    single = isinstance(ref_seq, str)
+    seqs = [ref_seq] if single else list(ref_seq)
+    n = len(seqs)
+    offs, refs, alts = _listify(offset, n, "offset"), _listify(ref, n, "ref"), _listify(alt, n, "alt")
+    for i, (d, o, r, a) in enumerate(zip(seqs, offs, refs, alts)):
+        _check_alleles(d, int(o), r, a, i)
+    rows, targets, group = zero_shot_inputs(m, seqs, offs, [r.upper() for r in refs], [a.upper() for a in alts])
+    out = llr_scores(m, rows, targets, group, int(batch_size or m.batch_size))
+    return float(out[0]) if single else out
+
+
+def _check_tokens(m, records) -> None:
+    for i, r in enumerate(records):
+        for kind in ("ref", "alt"):
+            if f"<{kind}:{r[kind]}>" not in m.tokenizer.token_to_id:
+                raise InputError(f"variant {i}: allele {r[kind]!r} has no <{kind}:…> token (the variant task "
+                                 "scores single-base substitutions)", hint="score indels with methods=('zero_shot',)")
+
+
+# ---------------------------------------------------------------------------------------------- VCF scoring
+def score_chunk(m, variants: pd.DataFrame, fasta, tissues: list[str], methods=METHODS, task="variant_effect",
+                batch_size=None) -> pd.DataFrame:
+    """Scores for a ``read_vcf`` frame: ``chrom pos id ref alt`` + per tissue ``effect_T, effect_T_lo,
+    effect_T_hi, effect_T_argmax`` (task) + ``llr`` (zero_shot)."""
+    bs = int(batch_size or m.batch_size)
+    out = variants[["chrom", "pos", "id", "ref", "alt"]].reset_index(drop=True).copy()
+    if variants.empty:
+        return out.assign(**{c: pd.Series(dtype=float) for c in _score_columns(tissues, methods)})
+    spans = []                                        # (length, before) of each method's window
+    if "task" in methods:
+        w = m.registry.get(task).window
+        spans.append((w.length, w.before))
+    if "zero_shot" in methods:
+        w = m.registry.get(_pretrain_task(m)).window
+        spans.append((w.length, w.before))
+    lo = min(-b for _, b in spans)
+    hi = max(L - b for L, b in spans)
+    starts = variants["start"].to_numpy(np.int64)
+    union = [fasta.fetch(c, s + lo, s + hi) for c, s in zip(variants["chrom"], starts)]
+    refs, alts = variants["ref"].tolist(), variants["alt"].tolist()
+    if "task" in methods:
+        L, before = spans[0]
+        wins = [u[-lo - before:-lo - before + L] for u in union]   # union starts at variant + lo
+        records = [{"dna": d, "tissue": t, "var_pos": before, "ref": r, "alt": a}
+                   for t in tissues for d, r, a in zip(wins, refs, alts)]
+        _check_tokens(m, records)
+        preds = m._run(task, records, batch_size=bs)
+        n = len(variants)
+        for k, t in enumerate(tissues):
+            vals = [p.value for p in preds[k * n:(k + 1) * n]]
+            out[f"effect_{t}"] = [float(v.expected[0]) for v in vals]
+            out[f"effect_{t}_lo"] = [float(v.lo[0]) for v in vals]
+            out[f"effect_{t}_hi"] = [float(v.hi[0]) for v in vals]
+            out[f"effect_{t}_argmax"] = [float(v.argmax[0]) for v in vals]
+    if "zero_shot" in methods:
+        L, before = spans[-1]
+        wins = [u[-lo - before:-lo - before + L] for u in union]
+        rows, targets, group = zero_shot_inputs(m, wins, [before] * len(wins), refs, alts)
+        out["llr"] = llr_scores(m, rows, targets, group, bs)
+    return out
+
+
+def _score_columns(tissues, methods) -> list[str]:
+    cols = [f"effect_{t}{s}" for t in tissues for s in ("", "_lo", "_hi", "_argmax")] if "task" in methods else []
+    return cols + (["llr"] if "zero_shot" in methods else [])
+
+
+def _methods(m, methods, task) -> tuple[str, ...]:
+    methods = (methods,) if isinstance(methods, str) else tuple(methods)
+    bad = [x for x in methods if x not in METHODS]
+    if bad or not methods:
+        raise InputError(f"unknown scoring method(s) {bad}", hint=f"choose from {', '.join(METHODS)}")
+    if "task" in methods and task not in m.registry:
+        raise InputError(f"the model has no {task!r} task for method 'task'", hint="use methods=('zero_shot',)")
+    if "zero_shot" in methods:
+        _pretrain_task(m)
+    return methods
+
+
+def _tissues(m, tissue, methods, task) -> list[str]:
+    if "task" not in methods:
+        return []
+    if tissue in (None, "all"):
+        known = m.task_tissues(task)
+        if not known:
+            raise InputError("pass the tissue(s) to score (the model does not record its trained tissues)")
+        return known
+    tissues = [tissue] if isinstance(tissue, str) else list(tissue)
+    for t in tissues:
+        m.check_tissue(task, t)
+    return tissues
+
+
+def iter_vcf_chunks(vcf, fasta, chunk_size: int = 2048, skip: int = 0):
+    """Yield ``(records consumed so far, read_vcf frame)`` per chunk of data lines; memory stays one chunk.
+
+    Each chunk goes through the strict ``read_vcf`` (REF checked against ``fasta``); errors name the original
+    file and line. The first ``skip`` data lines are passed over (resume).
+    """
+    from seq2gen.genome import read_vcf
+    vcf = Path(vcf)
+    opener = gzip.open if vcf.suffix == ".gz" else open
+    with opener(vcf, "rt", encoding="utf-8") as f, tempfile.TemporaryDirectory() as tmpdir:
+        header, lines, numbers, done, lineno = [], [], [], 0, 0
+        tmp = Path(tmpdir) / "chunk.vcf"
+
+        def flush():
+            tmp.write_text("".join(header + lines))
+            try:
+                df = read_vcf(tmp, fasta)
+            except InputError as exc:
+                line = exc.line
+                orig = numbers[line - len(header) - 1] if line and line > len(header) else line
+                msg = str(exc).split(": ", 1)[1] if str(exc).startswith(str(tmp)) else str(exc)
+                raise InputError(msg, path=vcf, line=orig) from None
+            return df
+
+        for lineno, raw in enumerate(f, start=1):
+            if raw.startswith("#"):
+                if lines or done:
+                    raise InputError("header line after the first record", path=vcf, line=lineno)
+                header.append(raw)
+                continue
+            if not raw.strip():
+                continue
+            done += 1
+            if done <= skip:
+                continue
+            lines.append(raw if raw.endswith("\n") else raw + "\n")
+            numbers.append(lineno)
+            if len(lines) == chunk_size:
+                yield done, flush()
+                lines, numbers = [], []
+        if not header:
+            raise InputError("missing #CHROM header line", path=vcf)
+        if lines:
+            yield done, flush()
+
+
+def score_vcf(m, vcf, fasta, tissue=None, methods=METHODS, task: str = "variant_effect", chunk_size: int = 2048,
+              batch_size=None) -> pd.DataFrame:
+    """One row per VCF record, in file order (``tissue``: a name, a list, or None/"all" for the trained ones)."""
+    methods = _methods(m, methods, task)
+    tissues = _tissues(m, tissue, methods, task)
+    fasta = _open_fasta(fasta)
+    parts = [score_chunk(m, df, fasta, tissues, methods, task, batch_size)
+             for _, df in iter_vcf_chunks(vcf, fasta, chunk_size)]
+    return pd.concat(parts, ignore_index=True) if parts else score_chunk(m, pd.DataFrame(
+        columns=["chrom", "pos", "id", "ref", "alt", "start"]), fasta, tissues, methods, task)
+
+
+def _open_fasta(fasta):
+    if hasattr(fasta, "fetch"):
+        return fasta
+    from seq2gen.genome import Fasta
+    return Fasta(fasta)
+
+
+def count_records(vcf) -> int:
+    opener = gzip.open if Path(vcf).suffix == ".gz" else open
+    with opener(vcf, "rt", encoding="utf-8") as f:
+        return sum(1 for line in f if line.strip() and not line.startswith("#"))
+
+
+def write_scores(m, vcf, fasta, out, tissue=None, methods=METHODS, task: str = "variant_effect",
+                 chunk_size: int = 2048, batch_size=None, resume: bool = False, progress: bool = False) -> dict:
+    """Stream scores into ``out`` (TSV). Rows go to ``OUT.partial`` with a checkpoint ``OUT.partial.json``
+    (records consumed, bytes written) after each chunk; the finished file is renamed to ``out``.
+    ``resume=True`` truncates the partial file to its last checkpoint and continues after the records it covers,
+    so an interrupted run never duplicates or loses rows. Returns ``{"rows", "records", "path"}``."""
+    methods = _methods(m, methods, task)
+    tissues = _tissues(m, tissue, methods, task)
+    fasta = _open_fasta(fasta)
+    out = Path(out)
+    part, state_path = out.with_name(out.name + ".partial"), out.with_name(out.name + ".partial.json")
+    st = Path(vcf).stat()
+    settings = {"vcf": str(Path(vcf).resolve()), "vcf_size": st.st_size, "vcf_mtime_ns": st.st_mtime_ns,
+                "model": m.source, "tissues": tissues, "methods": list(methods), "task": task}
+    state = {"records": 0, "bytes": 0, "rows": 0}
+    if part.exists() or state_path.exists():
+        if not resume:
+            raise InputError(f"an interrupted run left {part.name}", path=part,
+                             hint="pass --resume (resume=True) to continue it, or delete it to start over")
+        saved = json.loads(state_path.read_text()) if state_path.exists() else {"settings": settings, **state}
+        if saved["settings"] != settings:
+            diff = [k for k in settings if saved["settings"].get(k) != settings[k]]
+            raise InputError(f"cannot resume: the partial run used different settings ({', '.join(diff)})",
+                             path=part, hint="delete the .partial files to start over")
+        state = {k: saved[k] for k in state}
+        with open(part, "r+b" if part.exists() else "wb") as f:
+            f.truncate(state["bytes"])
+    elif resume and out.exists():
+        log.info("%s is complete; nothing to resume", out)
+        return {"rows": None, "records": None, "path": out}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=count_records(vcf), initial=state["records"], unit="variant", desc="score-vcf")
+    try:
+        with open(part, "ab") as f:
+            for done, df in iter_vcf_chunks(vcf, fasta, chunk_size, skip=state["records"]):
+                scores = score_chunk(m, df, fasta, tissues, methods, task, batch_size)
+                text = scores.to_csv(sep="\t", index=False, header=state["bytes"] == 0, float_format="%.6g",
+                                     lineterminator="\n")
+                f.write(text.encode())
+                f.flush()
+                os.fsync(f.fileno())
+                if bar is not None:
+                    bar.update(done - state["records"])
+                state = {"records": done, "bytes": f.tell(), "rows": state["rows"] + len(scores)}
+                _write_json(state_path, {"settings": settings, **state})
+            if state["bytes"] == 0:               # no records at all: still a valid TSV with its header
+                empty = score_chunk(m, pd.DataFrame(columns=["chrom", "pos", "id", "ref", "alt", "start"]),
+                                    fasta, tissues, methods, task)
+                f.write(empty.to_csv(sep="\t", index=False, lineterminator="\n").encode())
+    finally:
+        if bar is not None:
+            bar.close()
+    os.replace(part, out)
+    state_path.unlink(missing_ok=True)
+    return {"rows": state["rows"], "records": state["records"], "path": out}
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj))
+    os.replace(tmp, path)
