@@ -97,23 +97,47 @@ def _parse_size(text: str) -> int:
         raise typer.BadParameter(f"cannot read size {text!r}; use e.g. 500kb, 2Mb, 50Mb") from None
 
 
-EXAMPLE_PROMPTS = [
-    "<task:expression> <tissue:liver> <chr:7> <bin:0027> <dna> ACGTTGCAAGGCTTAACGGATCAGT </dna>",
-    "<task:promoter> <dna> tatataaAGGCGCGCCTTGACAGGN </dna>",
-    "<task:variant_effect> <tissue:heart> <off:0012> <ref:A> <alt:G> <dna> TTGACAATTATAAAGGCA </dna>",
-]
-
-
 @app.command()
-def quickstart(out: Path = typer.Option(Path("runs/quickstart"), help="Where every artefact is written.")) -> None:
-    """The README's first command: vocabulary → (world → data → training → report → predictions as they land)."""
-    from seq2gen.vocab import build_tokenizer
-    tok = build_tokenizer(mode="char")
-    tok.save_pretrained(out / "tokenizer")
-    console.print(f"[bold]vocabulary[/]: {len(tok)} tokens → {out / 'tokenizer'}")
-    for prompt in EXAMPLE_PROMPTS:
-        ids = tok.encode_prompt(prompt)
-        console.print(f"\n[bold]{prompt}[/]\n  {len(ids)} ids: {ids}\n  tokens: {' '.join(tok.convert_ids_to_tokens(ids))}")
+def quickstart(
+    out: Path = typer.Option(Path("runs/quickstart"), help="Where every artefact is written."),
+    config: Optional[Path] = typer.Option(None, help="Quickstart YAML (default configs/quickstart.yaml)."),
+    steps: Optional[int] = typer.Option(None, help="Override the number of training steps."),
+    size: Optional[str] = typer.Option(None, help="Override the world size, e.g. 2Mb."),
+) -> None:
+    """The README's first command: world → vocabulary → datasets → joint training → evaluation → predictions."""
+    from seq2gen.quickstart import run_quickstart
+    overrides = {}
+    if steps is not None:
+        overrides["train_overrides.max_steps"] = steps
+    if size is not None:
+        overrides["world.size"] = size
+    try:
+        run_quickstart(out, config, overrides, console)
+    except InputError as exc:
+        _fail(exc)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def train(ctx: typer.Context,
+          config: Path = typer.Option(..., help="Train YAML (configs/train/*.yaml)."),
+          resume: bool = typer.Option(False, help="Continue from the latest complete checkpoint."),
+          set_: Optional[list[str]] = typer.Option(None, "--set", help="Override a key, e.g. --set max_steps=100.")
+          ) -> None:
+    """Train on a mixture with DeepSpeed (same as `python -m seq2gen.train`; multi-process via `deepspeed -m`)."""
+    from seq2gen.train.__main__ import main as train_main
+    argv = ["--config", str(config)] + [a for s in (set_ or []) for a in ("--set", s)] + (["--resume"] if resume
+                                                                                           else [])
+    raise typer.Exit(train_main(argv + list(ctx.args)))
+
+
+def _register_inference() -> None:
+    from seq2gen.infer.cli import predict_cmd, score_vcf_cmd, serve_cmd
+    app.command("predict")(predict_cmd)
+    app.command("score-vcf")(score_vcf_cmd)
+    app.command("serve")(serve_cmd)
+
+
+_register_inference()
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -94,7 +94,7 @@ def annotation(targets: list[list[Span]], predictions: list[list[Span]], lengths
         f1 = 2 * tp / (2 * tp + fp + fn)
     out = {f"f1_{lab.strip('<>')}": float(v) for lab, v in zip(labels, f1)}
     out["per_base_f1"] = float(np.nanmean(f1)) if np.isfinite(f1).any() else float("nan")
-    out["boundary_rate"] = hit / total if total else float("nan")
+    out["boundary_rate"] = float(hit / total) if total else float("nan")
     out["n"] = float(len(targets))
     return out
 

@@ -30,6 +30,9 @@ def get_tokenizer(cfg: TrainConfig, tokenizer=None):
     path = tokenizer or cfg.tokenizer
     if path is None:
         raise InputError("no tokenizer: set `tokenizer:` (a save_pretrained directory) or pass one to train()")
+    from seq2gen.vocab.tokenizer import VOCAB_FILE, Seq2GenTokenizer
+    if (Path(path) / VOCAB_FILE).is_file():       # keeps the grammar file in the export (Seq2Gen needs it)
+        return Seq2GenTokenizer.from_pretrained(path)
     from transformers import AutoTokenizer
     return AutoTokenizer.from_pretrained(str(path))
 
@@ -51,6 +54,20 @@ def param_groups(model, weight_decay: float) -> list[dict]:
         if p.requires_grad:
             (no_decay if p.ndim < 2 or "layer_norm" in name or "shared" in name else decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def init_weights_from(model, path) -> None:
+    """Replace a fresh model's weights by those of a trained export (fine-tuning); same architecture required."""
+    from transformers import AutoModelForSeq2SeqLM
+    if not (Path(path) / "config.json").is_file():
+        raise InputError("init_from is not a model export (no config.json)", path=path,
+                         hint="give the model/ folder a training run exported")
+    source = AutoModelForSeq2SeqLM.from_pretrained(str(path))
+    try:
+        model.load_state_dict(source.state_dict())
+    except RuntimeError as exc:
+        raise InputError(f"init_from weights do not fit the model preset: {str(exc).splitlines()[0]}", path=path,
+                         hint="use the same model preset and overrides as the run that wrote it") from None
 
 
 def lr_lambda(cfg: TrainConfig):
@@ -115,6 +132,8 @@ def train(config, datasets=None, tokenizer=None, eval_fn=None) -> dict:
     np.random.seed(cfg.seed + rank)
     torch.manual_seed(cfg.seed + rank)      # dropout; differs per rank
     model = build_model(cfg.model, tokenizer=tokenizer, seed=cfg.seed, overrides=cfg.model_overrides)
+    if cfg.init_from:
+        init_weights_from(model, cfg.init_from)
     n_params = count_parameters(model)      # before ZeRO-3 partitions it
     engine, *_ = deepspeed.initialize(
         model=model, model_parameters=param_groups(model, cfg.weight_decay), config=ds_config,

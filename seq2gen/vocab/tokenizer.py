@@ -137,6 +137,15 @@ class Seq2GenTokenizer:
     def __len__(self) -> int:
         return len(self.token_to_id)
 
+    @property
+    def pad_token_id(self) -> int:
+        """HF spelling, so code written for ``PreTrainedTokenizerFast`` takes this tokenizer too."""
+        return self.pad_id
+
+    @property
+    def eos_token_id(self) -> int:
+        return self.eos_id
+
     # ---------------------------------------------------------------- encoding
     def dna_ids(self, seq: str, *, where: str = "sequence", offset: int = 0) -> np.ndarray:
         """Ids of one DNA string (validated; whitespace separates runs as in the HF pre-tokenizer)."""

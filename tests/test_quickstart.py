@@ -1,0 +1,71 @@
+"""End-to-end smoke test of the README's first command at a tiny size: every stage runs, writes what it promises,
+and a second run reuses the finished stages instead of recomputing them."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+
+TINY = {
+    "seed": 0,
+    "world": {"size": "300kb", "n_chrom": 6},
+    "vocab": {"mode": "kmer", "k": 3},
+    "data": {"max_per_task": 120},
+    "train": "configs/train/quickstart.yaml",
+    "train_overrides": {"model": "tiny", "max_steps": 4, "micro_batch_size": 8, "global_batch_size": 8,
+                        "warmup_steps": 1, "save_every": 2, "eval_every": 2, "log_every": 2, "eval_examples": 8,
+                        "progress": False},
+    "eval": {"split": "test", "max_examples": 16},
+    "variants": {"tissue": "liver"},
+    "predict": {"n": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    from seq2gen.quickstart import run_quickstart
+    root = tmp_path_factory.mktemp("quickstart")
+    cfg = root / "quickstart.yaml"
+    cfg.write_text(yaml.safe_dump(TINY))
+    return root, cfg, run_quickstart(root / "out", cfg)
+
+
+def test_every_stage_writes_its_outputs(run):
+    root, _, result = run
+    out = root / "out"
+    for path in ("world/genome.fa", "tokenizer/seq2gen_vocab.json", "datasets/data_config.json",
+                 "train/metrics.jsonl", "train/model/config.json", "eval.json", "variant_scores.tsv",
+                 "quickstart_config.yaml"):
+        assert (out / path).exists(), path
+    families = {r["family"] for r in result["eval"]}
+    assert families == {"classification", "regression", "track", "annotation", "variant"}
+    ev = json.loads((out / "eval.json").read_text())
+    assert set(ev["trained"]) == set(ev["untrained"]) == {r["task"] for r in result["eval"]}
+    scores = pd.read_csv(out / "variant_scores.tsv", sep="\t")
+    test_vcf = [line for line in (out / "variants_test.vcf").read_text().splitlines() if not line.startswith("#")]
+    assert len(scores) == len(test_vcf) == result["variants"]["n"] > 0
+    assert {"effect_liver", "llr"} <= set(scores.columns)
+
+
+def test_model_loads_for_inference(run):
+    from seq2gen.infer import Seq2Gen
+    root, _, result = run
+    m = Seq2Gen.from_pretrained(result["export"])
+    pred = m.predict("<task:promoter> <dna> " + "ACGT" * 96 + " </dna>")
+    assert pred.parsed in ("<yes>", "<no>") and abs(sum(pred.probs.values()) - 1) < 1e-5
+
+
+def test_rerun_reuses_finished_stages(run, capsys):
+    from rich.console import Console
+
+    from seq2gen.quickstart import run_quickstart
+    root, cfg, result = run
+    weights = result["export"] / "model.safetensors"
+    before = weights.stat().st_mtime_ns
+    console = Console(record=True, width=200)
+    run_quickstart(root / "out", cfg, console=console)
+    text = console.export_text()
+    assert "1 world: reusing" in text and "4 training: reusing" in text
+    assert weights.stat().st_mtime_ns == before
