@@ -130,18 +130,43 @@ def train(ctx: typer.Context,
     raise typer.Exit(train_main(argv + list(ctx.args)))
 
 
-def _register_inference() -> None:
+@app.command()
+def transfer(
+    config: Path = typer.Option(..., help="Transfer preset (configs/transfer/*.yaml) or its name: tiny, cpu, gpu."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default: the config's out_dir)."),
+    no_resume: bool = typer.Option(False, "--no-resume", help="Recompute cells that already have results."),
+) -> None:
+    """Run the transfer-evaluation protocol (also `seq2gen evaluate transfer`) and write report.md + plots."""
+    from seq2gen.evaluate.report import headline
+    from seq2gen.evaluate.transfer import run_transfer
+    try:
+        results = run_transfer(config, out_dir=out, resume=not no_resume)
+    except InputError as exc:
+        _fail(exc)
+    console.print(headline(results))
+
+
+def _register_commands() -> None:
+    from seq2gen.evaluate.table import evaluate_cmd
     from seq2gen.infer.cli import predict_cmd, score_vcf_cmd, serve_cmd
     app.command("predict")(predict_cmd)
     app.command("score-vcf")(score_vcf_cmd)
     app.command("serve")(serve_cmd)
+    app.command("evaluate", epilog="`seq2gen evaluate transfer --config …` runs the transfer protocol "
+                "(= `seq2gen transfer`).")(evaluate_cmd)
 
 
-_register_inference()
+_register_commands()
 
 
-def main() -> None:  # pragma: no cover - console entry
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Console entry. ``seq2gen evaluate transfer …`` is an alias of ``seq2gen transfer …`` (the evaluate command
+    itself takes a MODEL directory)."""
+    import sys
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:2] == ["evaluate", "transfer"]:
+        args = ["transfer"] + args[2:]
+    app(args, prog_name="seq2gen")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,6 +8,10 @@ rows only → quantizer fit on the train split → RC augmentation of train → 
 Output folder: ``<task>/`` (``DatasetDict.save_to_disk``: train/validation/test), ``quantizers.json``, ``tasks.json``
 (registry snapshot), ``data_config.json`` (the config, its hash, per-task stats). Written to a temp folder and renamed;
 a rebuild with the same hash is skipped. See docs/tasks.md.
+
+Table tasks (``sequence_table`` source, e.g. ``task_templates/gue/``) bring their own rows, DNA and split rule
+(``seq2gen.tasks.seqtable``, docs/gue.md): they need no world (``world_dir=None`` when every task is one) and the
+config hash covers their files instead.
 """
 from __future__ import annotations
 
@@ -44,21 +48,32 @@ def caps(task, max_per_task: int | None) -> tuple[int | None, int | None]:
 
 
 # ---------------------------------------------------------------------------------------------------- one task
-def candidates(world, task, seed: int = 0, stats: dict | None = None):
-    """All candidate rows of ``task`` (DataFrame, ``split`` column added; rows in no split dropped)."""
+def candidates(world, task, seed: int = 0, stats: dict | None = None, data_root=None, vocab=None):
+    """All candidate rows of ``task`` (DataFrame, ``split`` column added; rows in no split dropped).
+
+    Table tasks (``sequence_table`` source) read their files under ``data_root`` and split them by their own rule
+    (``seq2gen.tasks.seqtable``); they need no world and their rows already hold ``dna``."""
     import pandas as pd
+    from seq2gen.tasks.seqtable import is_table_task, table_candidates
     from seq2gen.tasks.sources import SOURCES
-    rng = np.random.default_rng([task_seed(seed, task.name), 1])
     stats = {} if stats is None else stats
-    tissues = task.resolve_tissues(world.tissues)
-    prim = [SOURCES[s.type].fn(world, task, s.params, tissues, rng, None, stats).assign(source=s.type)
-            for s in task.sources if not SOURCES[s.type].secondary]
-    primary = pd.concat(prim, ignore_index=True)
-    sec = [SOURCES[s.type].fn(world, task, s.params, tissues, rng, primary, stats).assign(source=s.type)
-           for s in task.sources if SOURCES[s.type].secondary]
-    df = pd.concat([primary, *sec], ignore_index=True)
-    df["row"] = np.arange(len(df), dtype=np.int64)
-    df["split"] = world.split_of(df["chrom"], task.split).to_numpy()
+    if is_table_task(task):
+        df = table_candidates(task, data_root, stats, vocab)
+        df["row"] = np.arange(len(df), dtype=np.int64)
+    else:
+        if world is None:
+            raise InputError(f"task {task.name!r} renders windows of a world: pass world_dir (--world DIR)",
+                             path=task.path)
+        rng = np.random.default_rng([task_seed(seed, task.name), 1])
+        tissues = task.resolve_tissues(world.tissues)
+        prim = [SOURCES[s.type].fn(world, task, s.params, tissues, rng, None, stats).assign(source=s.type)
+                for s in task.sources if not SOURCES[s.type].secondary]
+        primary = pd.concat(prim, ignore_index=True)
+        sec = [SOURCES[s.type].fn(world, task, s.params, tissues, rng, primary, stats).assign(source=s.type)
+               for s in task.sources if SOURCES[s.type].secondary]
+        df = pd.concat([primary, *sec], ignore_index=True)
+        df["row"] = np.arange(len(df), dtype=np.int64)
+        df["split"] = world.split_of(df["chrom"], task.split).to_numpy()
     if (df["split"] == "").any():
         stats["rows on chromosomes in no split"] = int((df["split"] == "").sum())
     if task.family in ("regression", "variant"):
@@ -72,10 +87,11 @@ def candidates(world, task, seed: int = 0, stats: dict | None = None):
     return df[(df["split"] != "") & ~held].reset_index(drop=True)
 
 
-def sample_records(world, task, seed: int = 0, max_per_task: int | None = None, stats=None) -> dict[str, list]:
-    """Split → capped, seeded subsample (kept in genomic order) → records with ``dna`` (and ``values``)."""
+def sample_records(world, task, seed: int = 0, max_per_task: int | None = None, stats=None, data_root=None,
+                   vocab=None) -> dict[str, list]:
+    """Split → capped, seeded subsample (kept in genomic / file order) → records with ``dna`` (and ``values``)."""
     from seq2gen.tasks.sources import fetch_values
-    df = candidates(world, task, seed, stats)
+    df = candidates(world, task, seed, stats, data_root, vocab)
     rng = np.random.default_rng([task_seed(seed, task.name), 2])
     cap_train, cap_eval = caps(task, max_per_task)
     out = {}
@@ -86,8 +102,9 @@ def sample_records(world, task, seed: int = 0, max_per_task: int | None = None, 
             part = part.iloc[np.sort(rng.choice(len(part), size=cap, replace=False))]
         part = part.reset_index(drop=True)
         recs = part.to_dict("records")
-        for r in recs:
-            r["dna"] = world.fetch(r["chrom"], r["start"], r["end"], r["strand"])
+        if "dna" not in part.columns:                 # table rows hold their sequence already
+            for r in recs:
+                r["dna"] = world.fetch(r["chrom"], r["start"], r["end"], r["strand"])
         if task.family == "track" and recs:
             for r, v in zip(recs, fetch_values(world, task, part)):
                 r["values"] = v
@@ -173,13 +190,13 @@ def to_dataset(task, rows: list[dict], prompts, answers, ids, labels, targets):
     return datasets.Dataset(InMemoryTable(table))
 
 
-def build_task(world, task, tokenizer, seed: int = 0, max_per_task: int | None = None):
-    """``(DatasetDict, quantizer or None, stats)`` for one task."""
+def build_task(world, task, tokenizer, seed: int = 0, max_per_task: int | None = None, data_root=None):
+    """``(DatasetDict, quantizer or None, stats)`` for one task (``world`` may be None for table tasks)."""
     import datasets
     from seq2gen.data.augment import augment_records
     from seq2gen.tasks.render import Renderer
     stats: dict = {}
-    records = sample_records(world, task, seed, max_per_task, stats)
+    records = sample_records(world, task, seed, max_per_task, stats, data_root, tokenizer.vocab)
     quantizer = fit_quantizer(task, records["train"])
     records["train"] = augment_records(records["train"], task.rc_fraction, task.rc_mode,
                                        seed=task_seed(seed, task.name))
@@ -209,19 +226,29 @@ def _sha(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def data_config(world, registry, names, tokenizer, seed, max_per_task) -> dict:
-    files = {}
-    for p in sorted(world.dir.iterdir()):
-        if p.is_file() and not p.name.startswith(".") and p.suffix != ".fai":   # indexes may be rebuilt on read
-            st = p.stat()
-            files[p.name] = [st.st_size, st.st_mtime_ns]
-    cfg = {"format_version": FORMAT_VERSION,
-           "world": {"dir": str(world.dir.resolve()), "manifest_sha256": hashlib.sha256(
-               (world.dir / "world.json").read_bytes()).hexdigest(), "files": files},
+def data_config(world, registry, names, tokenizer, seed, max_per_task, data_root=None) -> dict:
+    from seq2gen.tasks.seqtable import data_root as table_root, is_table_task, table_files
+    world_cfg = None
+    if world is not None:
+        files = {}
+        for p in sorted(world.dir.iterdir()):
+            if p.is_file() and not p.name.startswith(".") and p.suffix != ".fai":   # indexes may be rebuilt on read
+                st = p.stat()
+                files[p.name] = [st.st_size, st.st_mtime_ns]
+        world_cfg = {"dir": str(world.dir.resolve()), "manifest_sha256": hashlib.sha256(
+            (world.dir / "world.json").read_bytes()).hexdigest(), "files": files}
+    tables = {}
+    for n in names:
+        if is_table_task(registry.get(n)):
+            tables[n] = {str(p.resolve()): [p.stat().st_size, p.stat().st_mtime_ns]
+                         for p in table_files(registry.get(n), data_root)}
+    cfg = {"format_version": FORMAT_VERSION, "world": world_cfg,
            "templates": {n: registry.get(n).to_dict() for n in names},
            "tokenizer": {"mode": tokenizer.mode, "size": len(tokenizer),
                          "vocab_sha256": _sha(sorted(tokenizer.token_to_id.items()))},
            "seed": int(seed), "max_per_task": max_per_task, "tasks": list(names)}
+    if tables:                                      # absent for world-only builds: their hashes stay unchanged
+        cfg["tables"] = {"root": str(table_root(data_root).resolve()), "files": tables}
     cfg["hash"] = _sha(cfg)
     return cfg
 
@@ -248,12 +275,14 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
 
 
 def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_task: int | None = None,
-                   seed: int = 0, progress: bool = True, force: bool = False) -> dict:
+                   seed: int = 0, progress: bool = True, force: bool = False, data_root=None) -> dict:
     """Build (or reuse, when the config hash matches) ``out_dir``; returns ``{task: DatasetDict}``.
 
-    ``registry``: a ``TaskRegistry`` (or a templates folder); ``tokenizer``: a ``Seq2GenTokenizer`` (or its folder);
-    ``tasks``: names to build (default all); ``max_per_task``: train cap replacing the templates' ``max_examples``
-    (validation/test ≤ min(max_eval_examples, cap)); ``force``: rebuild even if the hash matches.
+    ``world_dir``: the world folder, or None when every task is a table task (``sequence_table`` source: GUE, user
+    tables); ``registry``: a ``TaskRegistry`` (or a templates folder); ``tokenizer``: a ``Seq2GenTokenizer`` (or
+    its folder); ``tasks``: names to build (default all); ``max_per_task``: train cap replacing the templates'
+    ``max_examples`` (validation/test ≤ min(max_eval_examples, cap)); ``force``: rebuild even if the hash matches;
+    ``data_root``: where table paths start (default ``$SEQ2GEN_REAL_DATA`` or ``../shared/data/real``).
     """
     from seq2gen.tasks.worlddata import WorldData
     from seq2gen.vocab import Seq2GenTokenizer, save_quantizers
@@ -262,11 +291,18 @@ def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_
     if isinstance(registry, (str, os.PathLike)):
         from seq2gen.tasks import TaskRegistry
         registry = TaskRegistry.from_dir(registry, vocab=tokenizer.vocab)
-    world = WorldData(world_dir)
+    from seq2gen.tasks.seqtable import is_table_task
     names = registry.names if tasks is None else [registry.get(t).name for t in tasks]
+    if world_dir is None:
+        need = [n for n in names if not is_table_task(registry.get(n))]
+        if need:
+            raise InputError(f"tasks {need} render windows of a world: pass world_dir (--world DIR)",
+                             hint="or build only table tasks (--only NAME / a template folder such as "
+                                  "task_templates/gue)")
+    world = None if world_dir is None else WorldData(world_dir)
     if max_per_task is not None and max_per_task < 1:
         raise InputError(f"max_per_task must be >= 1, got {max_per_task}")
-    cfg = data_config(world, registry, names, tokenizer, seed, max_per_task)
+    cfg = data_config(world, registry, names, tokenizer, seed, max_per_task, data_root)
     out = Path(out_dir)
     if not force and _cached(out, cfg["hash"]):
         log.info("%s: data config unchanged (hash %s), reusing it", out, cfg["hash"][:12])
@@ -287,7 +323,7 @@ def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_
             t0 = time.perf_counter()
             if bar is not None:
                 bar.set_postfix_str(name)
-            dd, q, st = build_task(world, registry.get(name), tokenizer, seed, max_per_task)
+            dd, q, st = build_task(world, registry.get(name), tokenizer, seed, max_per_task, data_root)
             dd.save_to_disk(str(tmp / name))
             if q is not None:
                 quantizers[name] = q

@@ -16,7 +16,11 @@ def _group() -> None:
 
 @data_app.command("build")
 def build(
-    world: Path = typer.Option(..., help="World folder (world.json, genome.fa, genes.gtf, peaks.bed, …)."),
+    world: Optional[Path] = typer.Option(None, help="World folder (world.json, genome.fa, genes.gtf, peaks.bed, "
+                                         "…); not needed when every task reads a table (--tasks "
+                                         "task_templates/gue)."),
+    data_root: Optional[Path] = typer.Option(None, help="Where table tasks' relative paths start (default: "
+                                             "$SEQ2GEN_REAL_DATA or ../shared/data/real)."),
     tasks: Optional[Path] = typer.Option(None, help="Folder of task template YAML files (default: the repo's "
                                                    "task_templates/)."),
     tokenizer: Optional[Path] = typer.Option(None, help="Tokenizer folder from `seq2gen vocab build`."),
@@ -29,7 +33,8 @@ def build(
     force: bool = typer.Option(False, help="Rebuild even when the config hash matches."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
-    """Build train/validation/test datasets (split by chromosome); skipped when the config hash is unchanged."""
+    """Build train/validation/test datasets (world tasks split by chromosome, table tasks by their files); skipped
+    when the config hash is unchanged."""
     import json
     import time
 
@@ -51,7 +56,7 @@ def build(
             names = names or mix.tasks
         t0 = time.perf_counter()
         ds = build_datasets(world, registry, tok, out, tasks=names, max_per_task=max_per_task, seed=seed,
-                            progress=progress, force=force)
+                            progress=progress, force=force, data_root=data_root)
     except InputError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2)

@@ -27,9 +27,19 @@ class TaskRegistry:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_dir(cls, path: str | os.PathLike = DEFAULT_TEMPLATES_DIR, vocab=None,
+    def from_dir(cls, path: str | os.PathLike | list = DEFAULT_TEMPLATES_DIR, vocab=None,
                  overwrite: bool = False) -> "TaskRegistry":
-        """Every ``*.yaml`` directly in ``path`` (sub-folders such as ``mixtures/`` are not tasks)."""
+        """Every ``*.yaml`` directly in ``path`` (sub-folders such as ``mixtures/`` or ``gue/`` are not read: the
+        default registry holds the world tasks; ``from_dir("task_templates/gue")`` the GUE ones). A list of folders
+        gives one registry of all their tasks (names must not clash); mixtures come from the first folder's."""
+        if isinstance(path, (list, tuple)):
+            if not path:
+                raise InputError("no task template folders given")
+            reg = cls.from_dir(path[0], vocab, overwrite)
+            for p in path[1:]:
+                for task in cls.from_dir(p, reg.vocab, overwrite):
+                    reg.add(task, overwrite=overwrite)
+            return reg
         path = Path(path)
         if not path.is_dir():
             raise InputError("task template folder not found", path=path,

@@ -72,7 +72,7 @@ class Renderer:
 
     def prompt(self, rec: dict, corrupted=None) -> list[str]:
         """Prompt pieces only — what inference needs. ``rec`` holds ``dna`` and the fields the prompt names
-        (``tissue``, ``chrom``, ``anchor`` for ``{bin}``, ``var_pos``/``ref``/``alt``)."""
+        (``tissue``, ``species``, ``chrom``, ``anchor`` for ``{bin}``, ``var_pos``/``ref``/``alt``)."""
         if corrupted is None and self.task.family == "pretrain":
             corrupted = self.corruption(rec)
         prompt: list[str] = []
@@ -83,6 +83,8 @@ class Renderer:
                 prompt += corrupted[0] if corrupted else ([rec["dna"]] if rec["dna"] else [])
             elif item == "{tissue}":
                 prompt.append(self._tissue_token(rec["tissue"]))
+            elif item == "{species}":
+                prompt.append(self.vocab.species_token(rec["species"]))
             elif item == "{chr}":
                 prompt.append(self._chr_token(rec["chrom"]))
             elif item == "{bin}":

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from seq2gen.errors import InputError
 
 FAMILIES = ("classification", "regression", "track", "annotation", "variant", "pretrain")
-CENTRES = ("tss", "interval_centre", "variant", "tiled")
-PROMPT_PLACEHOLDERS = ("{tissue}", "{chr}", "{bin}", "{offset}", "{ref}", "{alt}", "{dna}")
+CENTRES = ("tss", "interval_centre", "variant", "tiled", "sequence")   # sequence: a table row's whole sequence
+PROMPT_PLACEHOLDERS = ("{tissue}", "{chr}", "{bin}", "{offset}", "{ref}", "{alt}", "{dna}", "{species}")
 ANSWER_PLACEHOLDERS = ("{label}", "{value}", "{values}", "{spans}", "{targets}")
 GRAMMARS = ("choice", "values", "spans", "sentinel_spans")
 METRICS = ("accuracy", "mcc", "auroc", "auprc", "f1", "pearson", "spearman", "mse", "pearson_bins",
@@ -286,6 +286,8 @@ def check_structure(t, where) -> None:
             _fail(where, "prompt", f"source {s.type} gives one target per tissue: add {{tissue}} to the prompt")
         if t.family not in spec.families:
             _fail(where, "family", f"source {s.type} feeds {' / '.join(spec.families)} tasks, not {t.family}")
+        if spec.check is not None:
+            spec.check(t, s.params, where, f"source[{i}]" if len(t.sources) > 1 else "source")
     if t.family == "track":
         n = next((s.params.get("n_bins") for s in primary if "n_bins" in s.params), None)
         if n != t.answer_grammar["count"]:

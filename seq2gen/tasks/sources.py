@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from seq2gen.errors import InputError
+from seq2gen.tasks import seqtable
 from seq2gen.tasks.worlddata import WorldData, merge_intervals, overlaps
 
 COLUMNS = ["chrom", "start", "end", "strand", "anchor", "tissue", "name", "label", "value", "spans", "var_pos",
@@ -32,6 +33,7 @@ class SourceType:
     secondary: bool = False          # background: placed relative to the primary sources' rows
     label_params: tuple = ()
     enums: dict = field(default_factory=dict)
+    check: Callable | None = None    # extra structure check ``check(task, params, where, key)`` (table sources)
 
     def with_defaults(self, given: dict, where, key) -> dict:
         out = {**self.params, **given}
@@ -298,6 +300,12 @@ SOURCES: dict[str, SourceType] = {
                                           "exclude": ["genes"], "flank": 400}, frozenset(), (), (),
                              secondary=True, label_params=("label",),
                              enums={"strand": ["random", "+"], "exclude": ["tss", "genes", "peaks", "variants"]}),
+    # labelled sequences read from files, not from a world (seq2gen/tasks/seqtable.py, docs/gue.md)
+    "sequence_table": SourceType(seqtable.sequence_table, seqtable.PARAMS,
+                                 frozenset({"{label}", "{value}", "{tissue}", "{species}"}), ("sequence",),
+                                 ("classification", "regression", "pretrain"), label_params=("labels",),
+                                 enums={"kind": ["class", "value"], "val_from": ["train", "test"]},
+                                 check=seqtable.check_task),
 }
 
 
