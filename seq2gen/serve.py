@@ -6,11 +6,13 @@
 Requests are validated with pydantic; bad input is a 4xx whose ``detail`` says what is wrong and where: 413 for
 oversize (a sequence longer than ``max_length`` bases, more than ``max_batch`` items, a VCF over
 ``max_vcf_records``), 422 for invalid input (unknown task or tissue with "did you mean", an invalid base with its
-position, a REF that does not match the window). Model calls are serialised by a lock (one batch at a time);
-OpenAPI docs at ``/docs``.
+position, a REF that does not match the window, a malformed VCF upload with its file name and line), 409 for
+``/score-vcf`` on a server without a reference genome. Input is checked before the model lock where it can be;
+model calls are serialised by the lock (one batch at a time). OpenAPI docs at ``/docs``; see docs/inference.md.
 """
 from __future__ import annotations
 
+import re
 import tempfile
 import threading
 from pathlib import Path
@@ -52,6 +54,7 @@ def create_app(model_or_dir, max_length: int = 8192, max_batch: int = 64, fasta=
                max_vcf_records: int = 100_000, device: str = "cpu", dtype: str = "float32") -> FastAPI:
     """A FastAPI app serving one model (a ``Seq2Gen`` or a model directory)."""
     from seq2gen.infer import Seq2Gen
+    from seq2gen.infer.variants import _check_alleles as check_alleles
     from seq2gen.vocab.dna import normalise
     model = model_or_dir if isinstance(model_or_dir, Seq2Gen) else Seq2Gen.from_pretrained(
         model_or_dir, device=device, dtype=dtype)
@@ -99,16 +102,21 @@ def create_app(model_or_dir, max_length: int = 8192, max_batch: int = 64, fasta=
         too_many(len(req.prompts), "prompts")
         for i, p in enumerate(req.prompts):
             too_long(len(p), i, "prompt")
+            if not p.strip():
+                raise HTTPException(422, f"prompt {i} is empty: a prompt starts with a task token, e.g. "
+                                         "'<task:promoter> <dna> ACGT… </dna>' (GET /tasks lists them)")
+        rows, tasks = model.prepare(req.prompts)      # validated outside the model lock: bad input fails fast
         with lock:
-            preds = model.predict(req.prompts, max_new_tokens=req.max_new_tokens)
+            preds = model.predict_ids(rows, tasks, max_new_tokens=req.max_new_tokens)
         return {"predictions": [p.to_dict(req.with_probs) for p in preds]}
 
     @app.post("/variant-effect", summary="Effect of ALT vs REF (variant task and/or zero-shot likelihood ratio)")
     def variant_effect(req: VariantRequest) -> dict:
         too_many(len(req.variants), "variants")
-        for i, v in enumerate(req.variants):
+        for i, v in enumerate(req.variants):       # checked before the model lock: bad input fails fast
             too_long(len(v.sequence), i, "sequence")
             normalise(v.sequence, model.tokenizer.norm_lut, where=f"sequence of variant {i}")
+            check_alleles(v.sequence, v.offset, v.ref, v.alt, i)
         seqs = [v.sequence for v in req.variants]
         args = ([v.offset for v in req.variants], [v.ref for v in req.variants], [v.alt for v in req.variants])
         results = [{} for _ in seqs]
@@ -132,18 +140,25 @@ def create_app(model_or_dir, max_length: int = 8192, max_batch: int = 64, fasta=
             raise HTTPException(409, "this server was started without a reference genome: restart it with "
                                      "fasta=… (seq2gen serve --fasta FILE)")
         from seq2gen.infer.variants import count_records
+        name = re.sub(r"[^\w.+-]", "_", Path(file.filename or "").name).lstrip(".") or "upload.vcf"
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / (Path(file.filename or "upload.vcf").name or "upload.vcf")
+            path = Path(tmp) / name
             with open(path, "wb") as f:
                 while chunk := file.file.read(1 << 20):
                     f.write(chunk)
-            n = count_records(path)
-            if n > max_vcf_records:
-                raise HTTPException(413, f"the VCF has {n} records; this server scores at most {max_vcf_records} "
-                                         "per upload (max_vcf_records): split it or use `seq2gen score-vcf`")
-            with lock:
-                df = model.score_vcf(path, model.fasta, tissue or None,
-                                     methods=tuple(x.strip() for x in methods.split(",") if x.strip()))
+            if path.stat().st_size == 0:
+                raise HTTPException(422, f"the uploaded VCF {name} is empty")
+            try:         # errors name the upload and its line, not the server's temp folder
+                n = count_records(path)
+                if n > max_vcf_records:
+                    raise HTTPException(413, f"the VCF has {n} records; this server scores at most "
+                                             f"{max_vcf_records} per upload (max_vcf_records): split it or use "
+                                             "`seq2gen score-vcf`")
+                with lock:
+                    df = model.score_vcf(path, model.fasta, tissue or None,
+                                         methods=tuple(x.strip() for x in methods.split(",") if x.strip()))
+            except InputError as exc:
+                raise HTTPException(422, str(exc).replace(str(path), name)) from None
         return Response(df.to_csv(sep="\t", index=False, float_format="%.6g", lineterminator="\n"),
                         media_type="text/tab-separated-values")
 

@@ -60,6 +60,7 @@ def validate_fasta(path: str | os.PathLike) -> dict[str, int]:
         lineno = 0
         for lineno, raw in enumerate(f, start=1):
             if raw.startswith(b">"):
+                _check_not_empty(name, lengths, names, path)
                 name = _record_name(raw, path, lineno)
                 if name in names:
                     raise InputError(f"duplicate sequence name {name!r} (first defined at line {names[name]})",
@@ -77,8 +78,8 @@ def validate_fasta(path: str | os.PathLike) -> dict[str, int]:
             bad = seq.translate(None, _ALLOWED)
             if bad:
                 col = next(i for i, b in enumerate(seq) if b not in _ALLOWED)
-                ch = chr(seq[col]) if seq[col] < 128 else f"\\x{seq[col]:02x}"
-                raise InputError(f"invalid character {ch!r} at column {col + 1} in sequence {name!r}",
+                ch = repr(chr(seq[col])) if seq[col] < 128 else f"(byte 0x{seq[col]:02x}, not ASCII)"
+                raise InputError(f"invalid character {ch} at column {col + 1} in sequence {name!r}",
                                  path=path, line=lineno, hint=f"allowed: IUPAC nucleotide codes {IUPAC}")
             if not seq:
                 short_line = short_line or lineno
@@ -103,7 +104,16 @@ def validate_fasta(path: str | os.PathLike) -> dict[str, int]:
     if not names:
         raise InputError("empty FASTA: no '>' sequence header found" if lineno else "empty file", path=path,
                          line=lineno or None)
+    _check_not_empty(name, lengths, names, path, last=True)
     return lengths
+
+
+def _check_not_empty(name: str | None, lengths: dict, names: dict, path: Path, last: bool = False) -> None:
+    """A header with no sequence after it: usually a truncated file (or a cut-off download)."""
+    if name is not None and lengths[name] == 0:
+        raise InputError(f"sequence {name!r} is empty (no bases after its header)", path=path, line=names[name],
+                         hint="the file looks truncated; re-download or regenerate it" if last
+                         else "remove the empty record")
 
 
 def _wrap_pyfaidx_error(e: Exception, path: Path) -> InputError:
@@ -145,6 +155,9 @@ class Fasta:
             raise InputError(f"unsupported compression: {e}", path=self.path,
                              hint="decompress with `gunzip -k`") from None
         except (pyfaidx.FastaIndexingError, ValueError) as e:
+            if fresh:                    # pyfaidx read the existing index rather than building one
+                raise InputError(f"cannot read the FASTA index {fai.name} ({e})", path=fai,
+                                 hint=f"delete {fai} so it is rebuilt") from None
             raise _wrap_pyfaidx_error(e, self.path) from None
         except OSError:
             if not fresh:

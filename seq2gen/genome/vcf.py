@@ -73,6 +73,8 @@ def _parse_info(info: pd.Series) -> pd.DataFrame:
     """``key=value`` → column ``info_key`` (numeric when every value parses); flags → bool columns."""
     s = info.where(info != ".", "").str.split(";").explode()
     s = s[s.notna() & (s != "")]
+    if s.empty:                       # every INFO is "." (or there are no records): no info_* columns
+        return pd.DataFrame(index=info.index)
     kv = s.str.partition("=")
     out = {}
     for key in pd.unique(kv[0]):

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -70,28 +71,36 @@ def predict_cmd(
             return
         if not tsv.is_file():
             raise InputError("no such TSV file", path=tsv)
-        reader = pd.read_csv(tsv, sep="\t", dtype=str, keep_default_na=False, chunksize=chunk_size)
 
         def write(f):
             first = True
+            reader = pd.read_csv(tsv, sep="\t", dtype=str, keep_default_na=False, chunksize=chunk_size)
             for start, chunk in _chunks(reader):
                 if "prompt" not in chunk.columns:
                     raise InputError("the TSV has no 'prompt' column", path=tsv,
                                      hint=f"columns: {', '.join(chunk.columns)}")
                 try:
                     preds = m.predict(chunk["prompt"].tolist(), max_new_tokens=max_new_tokens)
-                except InputError as exc:           # name the TSV line (header = line 1)
+                except InputError as exc:           # name the TSV line (header = line 1, one line per row)
+                    hit = re.match(r"prompt (\d+): (.*)", str(exc), re.S)
+                    if hit:
+                        raise InputError(hit.group(2), path=tsv, line=start + int(hit.group(1)) + 2) from None
                     raise InputError(str(exc), path=tsv, hint=f"rows {start + 2}–{start + len(chunk) + 1}") from None
                 res = pd.concat([chunk.reset_index(drop=True), pd.DataFrame([_row(p) for p in preds])], axis=1)
                 f.write(res.to_csv(sep="\t", index=False, header=first, lineterminator="\n"))
                 first = False
 
-        if out is None:
-            write(sys.stdout)
-        else:
-            with atomic_write(out) as f:
-                write(f)
-            console.print(f"answers → {out}")
+        try:
+            if out is None:
+                write(sys.stdout)
+            else:
+                with atomic_write(out) as f:
+                    write(f)
+                console.print(f"answers → {out}")
+        except UnicodeDecodeError:
+            from seq2gen.genome.io import read_text
+            read_text(tsv)                          # raises the located error (line, byte offset)
+            raise
     except InputError as exc:
         _fail(exc)
 

@@ -195,6 +195,8 @@ class TypedHelpers:
                 if len(r) != len(s):
                     raise InputError(f"sequence {i} has {len(s)} bp but region {r} spans {len(r)} bp")
             dnas.append(s.strip())
+            if not dnas[-1]:
+                raise InputError(f"sequence {i} is empty")
             regions.append(r)
             for a in range(0, max(len(dnas[-1]), 1), L):
                 tiles.append((dnas[-1][a:a + L]).ljust(L, "N"))

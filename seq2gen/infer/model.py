@@ -101,6 +101,7 @@ class Seq2Gen(TypedHelpers):
         import torch
         from transformers import AutoModelForSeq2SeqLM
 
+        import seq2gen.model  # noqa: F401  (registers the conv-stem models with AutoModelForSeq2SeqLM)
         from seq2gen.tasks import TaskRegistry
         from seq2gen.vocab import Seq2GenTokenizer, load_quantizers
         path = Path(path)
@@ -205,9 +206,20 @@ class Seq2Gen(TypedHelpers):
         longer answers from grammar-constrained greedy generation (tracks keep each step's value distribution).
         """
         single = isinstance(prompts, str)
-        rows = self.encode([prompts] if single else list(prompts))
-        preds = self.predict_ids(rows, [self.task_of(r) for r in rows], max_new_tokens, batch_size)
+        rows, tasks = self.prepare([prompts] if single else list(prompts))
+        preds = self.predict_ids(rows, tasks, max_new_tokens, batch_size)
         return preds[0] if single else preds
+
+    def prepare(self, prompts: list[str]) -> tuple[list[np.ndarray], list[str]]:
+        """Encoded prompts and their tasks (``InputError`` naming the prompt for unknown tokens or no task token);
+        ``predict`` = ``prepare`` + ``predict_ids``."""
+        rows, tasks = self.encode(prompts), []
+        for i, r in enumerate(rows):
+            try:
+                tasks.append(self.task_of(r))
+            except InputError as exc:
+                raise InputError(f"prompt {i}: {exc}") from None
+        return rows, tasks
 
     def predict_ids(self, rows: list[np.ndarray], tasks: list[str], max_new_tokens: int | None = None,
                     batch_size: int | None = None) -> list[Prediction]:

@@ -14,11 +14,13 @@ per variant as the union of both methods' windows.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import logging
 import os
 import tempfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -214,8 +216,7 @@ def iter_vcf_chunks(vcf, fasta, chunk_size: int = 2048, skip: int = 0):
     """
     from seq2gen.genome import read_vcf
     vcf = Path(vcf)
-    opener = gzip.open if vcf.suffix == ".gz" else open
-    with opener(vcf, "rt", encoding="utf-8") as f, tempfile.TemporaryDirectory() as tmpdir:
+    with tempfile.TemporaryDirectory() as tmpdir, contextlib.closing(_text_lines(vcf)) as f:
         header, lines, numbers, done, lineno = [], [], [], 0, 0
         tmp = Path(tmpdir) / "chunk.vcf"
 
@@ -272,9 +273,31 @@ def _open_fasta(fasta):
 
 
 def count_records(vcf) -> int:
-    opener = gzip.open if Path(vcf).suffix == ".gz" else open
-    with opener(vcf, "rt", encoding="utf-8") as f:
-        return sum(1 for line in f if line.strip() and not line.startswith("#"))
+    return sum(1 for line in _text_lines(vcf) if line.strip() and not line.startswith("#"))
+
+
+def _text_lines(vcf):
+    """Lines of a plain or gzip VCF (gzip told by its magic bytes, not its name), decoded as UTF-8 one at a time:
+    a bad byte or a broken gzip stream is an ``InputError`` naming the file and line, never a traceback."""
+    vcf = Path(vcf)
+    if not vcf.is_file():
+        raise InputError("no such VCF file", path=vcf)
+    with open(vcf, "rb") as raw:
+        zipped = raw.read(2) == b"\x1f\x8b"
+    lineno = 0
+    try:
+        with (gzip.open(vcf, "rb") if zipped else open(vcf, "rb")) as f:
+            for lineno, line in enumerate(f, start=1):
+                try:
+                    text = line.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise InputError(f"not UTF-8 text: byte 0x{line[e.start]:02x} at column {e.start + 1}",
+                                     path=vcf, line=lineno,
+                                     hint="re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`") from None
+                yield text[:-2] + "\n" if text.endswith("\r\n") else text
+    except (OSError, EOFError, zlib.error) as e:
+        raise InputError(f"corrupt or truncated gzip data after line {lineno} ({e})", path=vcf,
+                         hint="check the file with `gzip -t`") from None
 
 
 def write_scores(m, vcf, fasta, out, tissue=None, methods=METHODS, task: str = "variant_effect",
@@ -288,6 +311,8 @@ def write_scores(m, vcf, fasta, out, tissue=None, methods=METHODS, task: str = "
     fasta = _open_fasta(fasta)
     out = Path(out)
     part, state_path = out.with_name(out.name + ".partial"), out.with_name(out.name + ".partial.json")
+    if not Path(vcf).is_file():
+        raise InputError("no such VCF file", path=vcf)
     st = Path(vcf).stat()
     settings = {"vcf": str(Path(vcf).resolve()), "vcf_size": st.st_size, "vcf_mtime_ns": st.st_mtime_ns,
                 "model": m.source, "tissues": tissues, "methods": list(methods), "task": task}

@@ -141,19 +141,23 @@ def export_hf(engine, tokenizer, out_dir: str | os.PathLike, config_dict: dict, 
         tmp = Path(out_dir) / f".model.tmp-{os.getpid()}"
         if tmp.exists():
             shutil.rmtree(tmp)
-        model = engine.module
-        model.save_pretrained(tmp, state_dict=state_dict)
-        if tokenizer is not None:
-            tokenizer.save_pretrained(tmp)
-        with open(tmp / "train_config.yaml", "w") as f:
-            if geometry:
-                f.write("# run: " + ", ".join(f"{k}={v}" for k, v in geometry.items()) + "\n")
-            yaml.safe_dump(config_dict, f, sort_keys=False)
-        for src in export_files:
-            src = Path(src)
-            if not src.is_file():
-                raise FileNotFoundError(f"export_files: {src} does not exist")
-            shutil.copy2(src, tmp / src.name)
+        try:                           # a failed export leaves the previous one, and no temp folder
+            model = engine.module
+            model.save_pretrained(tmp, state_dict=state_dict)
+            if tokenizer is not None:
+                tokenizer.save_pretrained(tmp)
+            with open(tmp / "train_config.yaml", "w") as f:
+                if geometry:
+                    f.write("# run: " + ", ".join(f"{k}={v}" for k, v in geometry.items()) + "\n")
+                yaml.safe_dump(config_dict, f, sort_keys=False)
+            for src in export_files:
+                src = Path(src)
+                if not src.is_file():
+                    raise FileNotFoundError(f"export_files: {src} does not exist")
+                shutil.copy2(src, tmp / src.name)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         old = Path(out_dir) / f".model.old-{os.getpid()}"
         if target.exists():
             os.replace(target, old)

@@ -29,6 +29,7 @@ class TrainConfig:
     # inputs
     model: Any = "tiny"                      # preset name, YAML path or dict (configs/model/)
     model_overrides: dict = field(default_factory=dict)   # updates the preset's `config`
+    init_from: str | None = None             # export dir (OUT/model) whose weights start training (fine-tune)
     tokenizer: str | None = None             # directory written by tokenizer.save_pretrained
     data: str | None = None                  # argument of data_loader (e.g. the datasets directory)
     data_loader: str = "seq2gen.data:load_datasets"       # "module:function" → dict[task → DatasetDict]
@@ -124,8 +125,13 @@ def load_train_config(path: str | os.PathLike | dict | None = None, overrides=No
         where = Path(path)
         if not where.is_file():
             raise InputError("train config not found", path=where)
-        with open(where) as f:
-            data = yaml.safe_load(f) or {}
+        from seq2gen.genome.io import read_text
+        try:
+            data = yaml.safe_load(read_text(where)) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise InputError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", path=where,
+                             line=None if mark is None else mark.line + 1) from None
         if not isinstance(data, dict):
             raise InputError("a train config must be a YAML mapping", path=where)
     for key in data:
