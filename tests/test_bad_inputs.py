@@ -11,7 +11,6 @@ empty sequences in tables. tests/test_vocab.py, tests/test_infer.py, tests/test_
 Here: the classes those files miss (truncated/garbled FASTA, corrupt index, bigWig NaN, VCF errors through the
 chunked scorer, non-UTF-8 files of every kind, empty/over-long sequences, unknown tokens in a TSV of prompts), the
 same faults entering through the whole data pipeline (a corrupted world → ``build_datasets``), and atomic outputs.
-Known gaps are strict xfails, so the suite counts them and flips when they are fixed.
 """
 from __future__ import annotations
 
@@ -196,9 +195,6 @@ def test_train_config_yaml_syntax_is_located(tmp_path):
     located(lambda: load_train_config(p), "l.yaml", None, "must be a YAML mapping")
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeDecodeError,
-                   reason="known gap: seq2gen/tasks/task.py reads templates with Path.read_text, so a non-UTF-8 "
-                          "template raises a bare UnicodeDecodeError (fix: seq2gen.genome.io.read_text)")
 def test_non_utf8_task_template_is_located(tmp_path, tokenizer):
     from seq2gen.tasks import TaskRegistry
     src = (REPO / "task_templates" / "promoter.yaml").read_bytes()
@@ -284,9 +280,6 @@ def test_corrupted_world_fails_located_and_leaves_no_dataset(world_copy, tokeniz
     assert sorted(os.listdir(tmp_path)) == ["world"]
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                   reason="known gap: seq2gen/tasks/sources.py fetch_values reads a chromosome the "
-                   "bigWig lacks as zeros (missing_chrom='zero'), silently; it should name the file and chromosome")
 def test_world_bigwig_missing_a_chromosome_is_an_error(world_copy, tokenizer, tmp_path):
     import pyBigWig
     from seq2gen.data import build_datasets

@@ -327,7 +327,7 @@ def fetch_values(world: WorldData, task, df: pd.DataFrame) -> list[list[float]]:
         tissue, chrom = key.split("\t")
         bw = world.bigwig(tissue)
         rows = df.iloc[np.asarray(idx)]
-        clen = bw.chroms.get(chrom, 0)
+        clen = bw.chroms[chrom]          # WorldData.bigwig checked that every FASTA chromosome is there
         if clen and clen <= WHOLE_CHROM_MAX and len(rows) * 250e-6 > clen * 7e-9:
             track = bw.values(chrom, 0, clen)
             pos = rows["start"].to_numpy(np.int64)[:, None] + np.arange(L)[None, :]

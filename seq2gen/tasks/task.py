@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from seq2gen.errors import InputError
+from seq2gen.genome.io import read_text
 from seq2gen.tasks.schema import (FAMILIES, QuantizerSpec, SourceSpec, Window, _fail, check_structure,  # noqa: F401
                                   parse_fields)
 
@@ -96,7 +97,7 @@ class Task:
     def from_yaml(cls, path: str | Path) -> "Task":
         path = Path(path)
         try:
-            d = yaml.safe_load(path.read_text())
+            d = yaml.safe_load(read_text(path))
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             raise InputError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path,

@@ -114,7 +114,12 @@ class WorldData:
             if tissue not in files:
                 raise InputError(f"world.json names no bigWig for tissue {tissue!r}", path=self.dir / MANIFEST,
                                  hint=f"has: {', '.join(files)}")
-            self._bw[tissue] = BigWig(self.dir / files[tissue])
+            bw = BigWig(self.dir / files[tissue])
+            missing = [c for c in self.fasta.contigs if c not in bw.chroms]
+            if missing:     # reading them as zeros would silently bias every target there
+                raise InputError(f"chromosome(s) {', '.join(missing)} of the FASTA are not in this bigWig",
+                                 path=bw.path, hint="write every chromosome into each tissue's track")
+            self._bw[tissue] = bw
         return self._bw[tissue]
 
     # ------------------------------------------------------------------ sequence
