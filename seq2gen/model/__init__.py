@@ -1,4 +1,10 @@
-"""seq2gen.model: T5 / LongT5 presets (configs/model/*.yaml) sized to the tokenizer."""
-from seq2gen.model.build import build_model, count_parameters, list_presets, load_preset
+"""seq2gen.model: T5 / LongT5 presets (configs/model/*.yaml) sized to the tokenizer, optionally with a convolutional
+nucleotide stem (``stem: conv``, docs/model.md).
 
-__all__ = ["build_model", "count_parameters", "list_presets", "load_preset"]
+Importing this package registers the stem models (``seq2gen_t5``, ``seq2gen_longt5``) with ``AutoConfig`` and
+``AutoModelForSeq2SeqLM``, so ``AutoModelForSeq2SeqLM.from_pretrained`` reloads them.
+"""
+from seq2gen.model import stem  # noqa: F401  (registration with the Auto classes)
+from seq2gen.model.build import STEMS, build_model, count_parameters, list_presets, load_preset
+
+__all__ = ["STEMS", "build_model", "count_parameters", "list_presets", "load_preset", "stem"]

@@ -3,8 +3,12 @@
 A preset is YAML (or a dict) of the form::
 
     arch: t5            # or longt5
+    stem: none          # none | kmer | conv (docs/model.md)
     seed: 0             # weight-init seed
-    config: {d_model: 64, num_layers: 2, ...}   # keys of transformers.T5Config / LongT5Config
+    config: {d_model: 64, num_layers: 2, ...}   # keys of transformers.T5Config / LongT5Config (+ stem_* for conv)
+
+``stem: kmer`` is a tokenizer choice (k-mer tokens, one embedding each; the model is a plain T5) that is checked
+against the tokenizer; ``stem: conv`` builds ``seq2gen.model.stem``'s T5/LongT5 with a convolutional nucleotide stem.
 
 `build_model` fills ``vocab_size`` and the special-token ids from the caller (or a tokenizer), initialises the
 weights under a private torch RNG (the global RNG is left untouched) and returns the model in fp32.
@@ -21,10 +25,11 @@ import yaml
 
 from seq2gen.errors import InputError
 
+STEMS = ("none", "kmer", "conv")
 ARCHS = ("t5", "longt5")
-PRESET_KEYS = ("arch", "seed", "config")
+PRESET_KEYS = ("arch", "stem", "seed", "config")
 # ids the caller sets; a preset that sets them would silently disagree with the tokenizer.
-_OWNED_KEYS = ("vocab_size", "pad_token_id", "eos_token_id", "decoder_start_token_id")
+_OWNED_KEYS = ("vocab_size", "pad_token_id", "eos_token_id", "decoder_start_token_id", "stem_nucleotide_ids")
 
 
 def preset_dirs() -> list[Path]:
@@ -66,29 +71,41 @@ def load_preset(preset: str | os.PathLike | dict) -> dict:
     if unknown:
         raise InputError(f"unknown preset key(s) {unknown}", path=where, hint=f"allowed: {list(PRESET_KEYS)}")
     data.setdefault("arch", "t5")
+    data.setdefault("stem", "none")
     data.setdefault("seed", 0)
     data.setdefault("config", {})
     if data["arch"] not in ARCHS:
         raise InputError(f"arch must be one of {list(ARCHS)}, got {data['arch']!r}", path=where)
+    if data["stem"] not in STEMS:
+        raise InputError(f"stem must be one of {list(STEMS)}, got {data['stem']!r}", path=where)
     return data
 
 
-def _config_class(arch: str):
+def _config_class(arch: str, stem: str = "none"):
     from transformers import LongT5Config, T5Config
+    if stem == "conv":
+        from seq2gen.model.stem import StemLongT5Config, StemT5Config
+        return {"t5": StemT5Config, "longt5": StemLongT5Config}[arch]
     return {"t5": T5Config, "longt5": LongT5Config}[arch]
 
 
-def _model_class(arch: str):
+def _model_class(arch: str, stem: str = "none"):
     from transformers import LongT5ForConditionalGeneration, T5ForConditionalGeneration
+    if stem == "conv":
+        from seq2gen.model.stem import StemLongT5ForConditionalGeneration, StemT5ForConditionalGeneration
+        return {"t5": StemT5ForConditionalGeneration, "longt5": StemLongT5ForConditionalGeneration}[arch]
     return {"t5": T5ForConditionalGeneration, "longt5": LongT5ForConditionalGeneration}[arch]
 
 
-def _check_config_keys(arch: str, cfg: dict, where) -> None:
-    cls = _config_class(arch)
+def _check_config_keys(arch: str, cfg: dict, where, stem: str = "none") -> None:
+    cls = _config_class(arch, stem)
     allowed = set(cls().to_dict()) | {"tie_word_embeddings", "decoder_start_token_id", "num_decoder_layers"}
     for key in cfg:
         if key in _OWNED_KEYS:
             raise InputError(f"model config key {key!r} is set from the tokenizer, not the preset", path=where)
+        if key.startswith("stem_") and stem != "conv":
+            raise InputError(f"model config key {key!r} needs `stem: conv` (this preset has stem: {stem})",
+                             path=where)
         if key not in allowed:
             close = difflib.get_close_matches(key, sorted(allowed), n=1)
             raise InputError(f"unknown {cls.__name__} key {key!r}", path=where,
@@ -116,7 +133,8 @@ def build_model(preset: str | os.PathLike | dict,
     where = None if isinstance(preset, dict) else preset
     cfg = dict(p["config"])
     cfg.update(overrides or {})
-    _check_config_keys(p["arch"], cfg, where)
+    _check_config_keys(p["arch"], cfg, where, p["stem"])
+    cfg.update(_stem_settings(p["arch"], p["stem"], cfg, tokenizer, where))
     if tokenizer is not None:
         vocab_size = len(tokenizer) if vocab_size is None else vocab_size
         pad_token_id = tokenizer.pad_token_id if pad_token_id is None else pad_token_id
@@ -130,17 +148,35 @@ def build_model(preset: str | os.PathLike | dict,
                       ("decoder_start_token_id", decoder_start_token_id)):
         if not 0 <= int(tid) < int(vocab_size):
             raise InputError(f"{name}={tid} outside the vocabulary (size {vocab_size})")
-    config = _config_class(p["arch"])(vocab_size=int(vocab_size), pad_token_id=int(pad_token_id),
-                                      eos_token_id=int(eos_token_id),
-                                      decoder_start_token_id=int(decoder_start_token_id), **cfg)
+    config = _config_class(p["arch"], p["stem"])(vocab_size=int(vocab_size), pad_token_id=int(pad_token_id),
+                                                 eos_token_id=int(eos_token_id),
+                                                 decoder_start_token_id=int(decoder_start_token_id), **cfg)
     init_seed = p["seed"] if seed is None else seed
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(init_seed))
-        model = _model_class(p["arch"])(config)
+        model = _model_class(p["arch"], p["stem"])(config)
     gc = model.generation_config
     gc.decoder_start_token_id, gc.pad_token_id, gc.eos_token_id = (int(decoder_start_token_id), int(pad_token_id),
                                                                    int(eos_token_id))
     return model
+
+
+def _stem_settings(arch: str, stem: str, cfg: dict, tokenizer, where) -> dict:
+    """Check the tokenizer fits the stem; for ``conv`` return the config entries the stem needs from it."""
+    if stem == "none":
+        return {}
+    from seq2gen.model.stem import STEM_KEYS, check_stem_params, is_kmer_tokenizer, nucleotide_ids
+    if stem == "kmer":
+        if tokenizer is not None and not is_kmer_tokenizer(tokenizer):
+            raise InputError("stem: kmer is a tokenizer choice, but this tokenizer has one token per base",
+                             path=where, hint="build the tokenizer with mode='kmer' (seq2gen vocab build --mode kmer)")
+        return {}
+    if tokenizer is None:
+        raise InputError("stem: conv needs the tokenizer (it reads the ids of A C G T N)", path=where,
+                         hint="build_model(preset, tokenizer=tok)")
+    defaults = _config_class(arch, "conv")()
+    check_stem_params(*(cfg.get(k, getattr(defaults, k)) for k in STEM_KEYS))
+    return {"stem_nucleotide_ids": nucleotide_ids(tokenizer)}
 
 
 def count_parameters(model) -> int:
