@@ -236,7 +236,14 @@ def test_score_vcf_sigkill_then_resume_no_duplicate_or_lost_rows(fx, tmp_path):
     assert res.exit_code == 2 and "--resume" in res.output
     res = runner.invoke(app, args + ["--resume"])
     assert res.exit_code == 0, res.output
-    assert out.read_bytes() == (tmp_path / "full.tsv").read_bytes()
+    # same rows in the same order; scores equal up to float rounding (the killed run was another process, whose
+    # torch thread count may differ from this one's: the last printed digit can differ)
+    import pandas as pd
+    got, want = pd.read_csv(out, sep="\t"), pd.read_csv(tmp_path / "full.tsv", sep="\t")
+    assert list(got.columns) == list(want.columns) and len(got) == len(want)
+    num = got.select_dtypes("number").columns
+    pd.testing.assert_frame_equal(got.drop(columns=num), want.drop(columns=num))
+    np.testing.assert_allclose(got[num].to_numpy(float), want[num].to_numpy(float), rtol=1e-4, atol=1e-6)
     ids = [line.split("\t")[2] for line in out.read_text().splitlines()[1:]]
     assert len(ids) == len(set(ids)) == full["rows"] > 16
     assert not list(tmp_path.glob("scores.tsv.*"))
