@@ -1,0 +1,403 @@
+"""The transfer report: numbers → tables, verdicts and plots (``report.md``, PNGs, ``results.json``).
+
+Everything here is computed from the cell results that ``seq2gen.evaluate.transfer`` writes, so a report can be
+rebuilt from ``results.json`` alone. Comparisons are paired by seed (the two arms of one seed share the weight
+initialisation); a verdict is **positive** / **negative** only when the 95 % t-interval of the paired mean
+difference excludes 0 — with few seeds that is deliberately hard to reach — and "no clear transfer" otherwise.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from seq2gen.evaluate.run import CHANCE, HEADLINE
+
+LEVEL = 0.95
+NEAR_CHANCE = 0.05        # both arms within this of chance: the budget is too small to tell
+FIGURES = {"matrix": "transfer_matrix.png", "curves": "learning_curves.png", "calibration": "calibration.png"}
+
+
+# --------------------------------------------------------------------------------------------------- statistics
+def verdict(deltas, level: float = LEVEL) -> str:
+    """``positive`` / ``negative`` when the ``level`` t-interval of the mean of ``deltas`` (one per seed) excludes
+    0, else ``unclear`` (also with fewer than two finite values)."""
+    d = np.asarray([x for x in deltas if x is not None and np.isfinite(x)], dtype=np.float64)
+    lo, hi = interval(d, level)
+    if not np.isfinite(lo):
+        return "unclear"
+    return "positive" if lo > 0 else "negative" if hi < 0 else "unclear"
+
+
+def interval(d, level: float = LEVEL) -> tuple[float, float]:
+    """t confidence interval of the mean (nan, nan with fewer than two values)."""
+    from scipy import stats
+    d = np.asarray(d, dtype=np.float64)
+    if d.size < 2:
+        return math.nan, math.nan
+    half = stats.t.ppf(0.5 + level / 2, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size)
+    return float(d.mean() - half), float(d.mean() + half)
+
+
+def mean_sd(values) -> dict:
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=np.float64)
+    return {"mean": float(v.mean()) if v.size else math.nan, "sd": float(v.std(ddof=1)) if v.size > 1 else math.nan,
+            "n": int(v.size)}
+
+
+def compare(base: dict, other: dict, chance: float | None = None) -> dict:
+    """``other − base``, paired over the seeds both have (``{seed: value}`` each)."""
+    seeds = sorted(set(base) & set(other))
+    d = [other[s] - base[s] for s in seeds]
+    fin = [x for x in d if np.isfinite(x)]
+    lo, hi = interval(fin)
+    out = {"base": mean_sd(base.values()), "other": mean_sd(other.values()), "delta": mean_sd(d),
+           "ci": [lo, hi], "verdict": verdict(d)}
+    out["near_chance"] = bool(chance is not None and all(
+        abs(out[k]["mean"] - chance) < NEAR_CHANCE for k in ("base", "other")))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------- extraction
+def metric_of(results: dict, task: str) -> str:
+    """The headline metric of a task (from any cell that scored it)."""
+    for c in results["cells"]:
+        if task in c["scores"]:
+            return HEADLINE[c["scores"][task]["family"]]
+    return "n/a"
+
+
+def values(results: dict, arm: str, get) -> dict:
+    """``{seed: get(cell)}`` over the cells of ``arm`` where ``get`` finds a number."""
+    out = {}
+    for c in results["cells"]:
+        if c["arm"] == arm:
+            try:
+                v = get(c)
+            except (KeyError, IndexError, ValueError):
+                continue
+            if v is not None:
+                out[c["seed"]] = float(v)
+    return out
+
+
+def score(task: str, metric: str):
+    return lambda c: c["scores"][task][metric]
+
+
+def curve_point(metric: str, step: int):
+    return lambda c: c["curve"]["scores"][c["curve"]["steps"].index(step)][metric]
+
+
+def zero_shot_point(task: str, tissue: str, which: str, metric: str):
+    return lambda c: c["zero_shot"][task][tissue][which][metric]
+
+
+def summarize(results: dict) -> dict:
+    """Every table of the report as data (also stored in results.json under ``summary``)."""
+    cfg = results["config"]
+    arms = {c["arm"] for c in results["cells"]}
+    out = {"joint_vs_single": [], "pretrain": [], "finetune": [], "zero_shot": []}
+    for t in cfg["tasks"]:
+        m = metric_of(results, t)
+        row, ch = {"task": t, "metric": m}, CHANCE.get(m)
+        single, joint = values(results, f"single:{t}", score(t, m)), values(results, "joint", score(t, m))
+        out["joint_vs_single"].append({**row, **compare(single, joint, ch)})
+        if "joint+pretrain" in arms:
+            out["pretrain"].append({**row, **compare(joint, values(results, "joint+pretrain", score(t, m)), ch)})
+        if f"finetune:{t}" in arms:
+            out["finetune"].append({**row, **finetune_row(results, t, m, ch), "joint": mean_sd(joint.values())})
+        for tissue in cfg.get("zero_shot", {}).get(t, []):
+            z = {(arm, w): values(results, arm, zero_shot_point(t, tissue, w, m))
+                 for arm in ("joint", f"single:{t}") for w in ("zero_shot", "agnostic")}
+            out["zero_shot"].append({
+                **row, "tissue": tissue, **compare(z["joint", "agnostic"], z["joint", "zero_shot"], ch),
+                "single_zero_shot": mean_sd(z[f"single:{t}", "zero_shot"].values()),
+                "single_agnostic": mean_sd(z[f"single:{t}", "agnostic"].values()),
+                "joint_seen": mean_sd(joint.values())})
+    out["matrix"] = transfer_matrix(results, cfg["tasks"])
+    return out
+
+
+def finetune_row(results: dict, task: str, metric: str, chance) -> dict:
+    """Fine-tuned vs scratch at each fine-tune step; the verdict is on the per-seed gain averaged over the steps."""
+    steps = results["config"]["finetune_steps"]
+    scratch = [values(results, f"single:{task}", curve_point(metric, k)) for k in steps]
+    tuned = [values(results, f"finetune:{task}", curve_point(metric, k)) for k in steps]
+    seeds = set.intersection(*(set(x) for x in scratch + tuned))
+    gain = [float(np.mean([tu[s] - sc[s] for sc, tu in zip(scratch, tuned)])) for s in sorted(seeds)]
+    per_step = [compare(a, b, chance) for a, b in zip(scratch, tuned)]
+    return {"steps": steps, "per_step": per_step, "mean_gain": mean_sd(gain), "ci": list(interval(gain)),
+            "verdict": verdict(gain), "near_chance": all(p["near_chance"] for p in per_step)}
+
+
+def transfer_matrix(results: dict, tasks: list[str]) -> dict:
+    """Rows: what a model was trained on; columns: evaluated task; ``value`` = headline metric (seed mean),
+    ``delta`` = paired difference to the column task's single-task model (nan where the row never saw the task)."""
+    arms = {c["arm"] for c in results["cells"]}
+    rows = [(f"only {t}", f"single:{t}") for t in tasks]
+    rows += [(f"all but {t}", f"loto:{t}") for t in tasks if f"loto:{t}" in arms]
+    rows += [(label, arm) for label, arm in (("all (joint)", "joint"), ("all + pretrain", "joint+pretrain"))
+             if arm in arms]
+    value = np.full((len(rows), len(tasks)), np.nan)
+    delta = np.full_like(value, np.nan)
+    for i, (_, arm) in enumerate(rows):
+        for j, t in enumerate(tasks):
+            m = metric_of(results, t)
+            v = values(results, arm, score(t, m))
+            if v:
+                value[i, j] = mean_sd(v.values())["mean"]
+                if not arm.startswith("single:"):
+                    delta[i, j] = compare(values(results, f"single:{t}", score(t, m)), v)["delta"]["mean"]
+    clean = lambda a: [[None if not np.isfinite(x) else round(float(x), 4) for x in r] for r in a]  # noqa: E731
+    return {"rows": [r[0] for r in rows], "arms": [r[1] for r in rows], "columns": list(tasks),
+            "metrics": [metric_of(results, t) for t in tasks], "value": clean(value), "delta": clean(delta)}
+
+
+# --------------------------------------------------------------------------------------------------- text
+def fmt(x: dict | float, signed: bool = False) -> str:
+    """``mean ± sd`` (or one number)."""
+    if isinstance(x, dict):
+        if not np.isfinite(x["mean"]):
+            return "–"
+        sd = f" ± {x['sd']:.3f}" if np.isfinite(x["sd"]) else ""
+        return f"{x['mean']:+.3f}{sd}" if signed else f"{x['mean']:.3f}{sd}"
+    return "–" if x is None or not np.isfinite(x) else (f"{x:+.3f}" if signed else f"{x:.3f}")
+
+
+WORDS = {"joint_vs_single": {"positive": "positive transfer", "negative": "negative transfer",
+                             "unclear": "no clear transfer"},
+         "finetune": {"positive": "starting from the other tasks helps", "negative": "starting from the other "
+                      "tasks hurts", "unclear": "no clear difference from scratch"},
+         "zero_shot": {"positive": "the tissue token transfers", "negative": "the tissue token misleads",
+                       "unclear": "no clear zero-shot transfer"},
+         "pretrain": {"positive": "span-corruption pre-training helps", "negative": "span-corruption pre-training "
+                      "hurts", "unclear": "no clear effect of pre-training"}}
+
+
+def say(kind: str, row: dict) -> str:
+    """The verdict words of a row, with the near-chance warning when it applies."""
+    words = WORDS[kind][row["verdict"]]
+    return words + (" (both near chance: budget too small to tell)" if row.get("near_chance") else "")
+
+
+def headline(results: dict) -> str:
+    """A few lines "joint vs single per task" (what the quickstart prints)."""
+    s = results.get("summary") or summarize(results)
+    n = len(results["config"]["seeds"])
+    lines = [f"joint vs single-task (same examples per task; headline metric, mean ± sd over {n} seeds):"]
+    for r in s["joint_vs_single"]:
+        lines.append(f"  {r['task']:<16} {r['metric']:<13} single {fmt(r['base']):<15} joint {fmt(r['other']):<15} "
+                     f"Δ {fmt(r['delta']['mean'], True):<7} {say('joint_vs_single', r)}")
+    return "\n".join(lines)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |"
+                                                                            for r in rows]
+
+
+def _ci(ci) -> str:
+    ok = ci is not None and all(x is not None and np.isfinite(x) for x in ci)
+    return f"[{ci[0]:+.3f}, {ci[1]:+.3f}]" if ok else "–"
+
+
+def markdown(results: dict) -> str:
+    cfg, s = results["config"], results["summary"]
+    B = next((c["examples_per_step"] for c in results["cells"]), "?")
+    S, n = cfg["steps_per_task"], len(cfg["tasks"])
+    out = ["# Transfer report: does joint training transfer across tasks?", "",
+           f"Tasks: {', '.join(cfg['tasks'])}. Seeds: {cfg['seeds']}. Model: `{cfg['train'].get('model', 'tiny')}`. "
+           f"Budget: **{S} steps × {B} examples per task** for every arm (single-task: {S} steps; joint: "
+           f"{S * n} steps of a uniform mixture; leave-one-out: {S * (n - 1)} steps). Protocol time: "
+           f"{results['seconds'] / 60:.1f} min ({results['computed_cells']} of {len(results['cells'])} cells "
+           "computed in this run).", "",
+           "Numbers: the task's headline metric on the test split (chromosome held out), mean ± sd over seeds; "
+           "Δ = paired difference (same seed = same initial weights); CI = 95 % t-interval of Δ. Verdicts say "
+           "*positive* / *negative* only when that interval excludes 0.", ""]
+    out += ["## Joint vs single-task", ""]
+    out += _table(["task", "metric", "single", "joint", "Δ (joint − single)", "95 % CI", "verdict"],
+                  [[r["task"], r["metric"], fmt(r["base"]), fmt(r["other"]), fmt(r["delta"], True), _ci(r["ci"]),
+                    say("joint_vs_single", r)] for r in s["joint_vs_single"]])
+    if s["finetune"]:
+        out += ["", "## Leave-one-task-out + fine-tune vs from scratch", "",
+                "The model trained on every *other* task, fine-tuned on the left-out task for k steps, against a "
+                "model trained on that task alone for k steps (same examples of it). Verdict: on the gain averaged "
+                "over the k.", ""]
+        rows = []
+        for r in s["finetune"]:
+            for k, p in zip(r["steps"], r["per_step"]):
+                rows.append([r["task"], r["metric"], str(k), fmt(p["base"]), fmt(p["other"]), fmt(p["delta"], True),
+                             ""])
+            rows.append([r["task"], r["metric"], "mean gain", "", "", fmt(r["mean_gain"], True),
+                         f"{say('finetune', r)} {_ci(r['ci'])}; joint ({S} steps/task): {fmt(r['joint'])}"])
+        out += _table(["task", "metric", "fine-tune steps", "scratch", "fine-tuned", "Δ", "verdict"], rows)
+    if s["zero_shot"]:
+        out += ["", "## Zero-shot tissue × task", "",
+                "These (task, tissue) pairs were dropped from the training split of *every* arm; the joint model saw "
+                "the tissue in the other tasks. *zero-shot*: prompted with the held-out tissue's token; "
+                "*tissue-agnostic*: the same model's prediction averaged over the seen tissues' tokens (same rows). "
+                "References: the joint model on the seen tissues' test rows, and the single-task model (which never "
+                "saw the tissue token at all).", ""]
+        out += _table(["task", "held-out tissue", "metric", "tissue-agnostic", "zero-shot", "Δ", "95 % CI", "verdict",
+                       "joint, seen tissues", "single-task zero-shot / agnostic"],
+                      [[r["task"], r["tissue"], r["metric"], fmt(r["base"]), fmt(r["other"]), fmt(r["delta"], True),
+                        _ci(r["ci"]), say("zero_shot", r), fmt(r["joint_seen"]),
+                        f"{fmt(r['single_zero_shot'])} / {fmt(r['single_agnostic'])}"] for r in s["zero_shot"]])
+    if s["pretrain"]:
+        out += ["", f"## Span-corruption pre-training vs none ({cfg['pretrain'].get('steps')} pre-training steps)", "",
+                "Both arms are the joint mixture with the same supervised budget; the pre-trained one first trains "
+                "on span corruption alone (extra unlabelled compute).", ""]
+        out += _table(["task", "metric", "joint", "joint + pretrain", "Δ", "95 % CI", "verdict"],
+                      [[r["task"], r["metric"], fmt(r["base"]), fmt(r["other"]), fmt(r["delta"], True), _ci(r["ci"]),
+                        say("pretrain", r)] for r in s["pretrain"]])
+    out += ["", "## Verdicts", ""]
+    rows = [r for k in ("joint_vs_single", "finetune", "zero_shot", "pretrain") for r in s[k]]
+    weak = sum(r.get("near_chance", False) for r in rows)
+    if weak:
+        out += [f"{weak} of {len(rows)} comparisons above have both arms within {NEAR_CHANCE} of chance: the models "
+                "barely learned those tasks at this budget, so their verdicts say nothing about transfer.", ""]
+    for r in s["joint_vs_single"]:
+        out.append(f"- **{r['task']}** ({r['metric']}): joint {fmt(r['other'])} vs single {fmt(r['base'])}, "
+                   f"Δ {fmt(r['delta']['mean'], True)} (95 % CI {_ci(r['ci'])}, {r['delta']['n']} seeds) → "
+                   f"{say('joint_vs_single', r)}.")
+    out += ["", "## Figures", "",
+            f"![transfer matrix]({FIGURES['matrix']})", "",
+            "Transfer matrix. Rows: what the model was trained on (*only T*: the single-task model; *all but T*: the "
+            "leave-one-out model before fine-tuning; *all*: joint). Columns: the task evaluated. Left: headline "
+            "metric (mean over seeds; blank = the row never trained that task). Right: difference to the column "
+            "task's single-task model — the row's transfer into that task; down a column, *all* minus *all but T* "
+            "is task T's own contribution to it.", "",
+            f"![learning curves]({FIGURES['curves']})", "",
+            "Learning curves on each left-out task: fine-tuned from the leave-one-out model vs from scratch, by "
+            "fine-tune steps (mean ± sd over seeds); dashed: the joint model.", "",
+            f"![calibration]({FIGURES['calibration']})", "",
+            "Calibration of value tokens: the expected value decoded from the value-token distribution vs the true "
+            "value, in 10 quantile bins of the prediction (one line per seed); on the diagonal = calibrated.", "",
+            "All numbers: `results.json` (cells + this summary). Protocol and budget rule: docs/transfer.md."]
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------- plots
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_matrix(summary: dict, path: Path) -> None:
+    plt = _plt()
+    mx = summary["matrix"]
+    cols = [f"{c}\n({m})" for c, m in zip(mx["columns"], mx["metrics"])]
+    val = np.array([[np.nan if x is None else x for x in r] for r in mx["value"]], dtype=float)
+    dl = np.array([[np.nan if x is None else x for x in r] for r in mx["delta"]], dtype=float)
+    above = val - np.array([CHANCE.get(m) or 0.0 for m in mx["metrics"]])[None, :]
+    fig, axes = plt.subplots(1, 2, figsize=(4 + 2.6 * len(cols), 1.2 + 0.5 * len(mx["rows"])), squeeze=False)
+    lim = np.nanmax(np.abs(dl)) if np.isfinite(dl).any() else 1.0
+    for ax, data, shown, title, cmap, (lo, hi) in (
+            (axes[0, 0], above, val, "headline metric (colour: above chance)", "viridis",
+             (0, np.nanmax(above) if np.isfinite(above).any() else 1)),
+            (axes[0, 1], dl, dl, "Δ vs the column task's single-task model", "RdBu", (-lim, lim))):
+        im = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=lo, vmax=hi or 1, aspect="auto")
+        ax.set_facecolor("0.9")
+        ax.set_xticks(range(len(cols)), cols, fontsize=8)
+        ax.set_yticks(range(len(mx["rows"])), mx["rows"], fontsize=8)
+        for i in range(shown.shape[0]):
+            for j in range(shown.shape[1]):
+                if np.isfinite(shown[i, j]):
+                    r, g, b, _ = im.cmap(im.norm(data[i, j]))
+                    ax.text(j, i, f"{shown[i, j]:+.2f}" if data is dl else f"{shown[i, j]:.2f}", ha="center",
+                            va="center", fontsize=7, color="white" if 0.3 * r + 0.6 * g + 0.1 * b < 0.5 else "black")
+        ax.set_title(title, fontsize=9)
+        fig.colorbar(im, ax=ax, fraction=0.04)
+    axes[0, 0].set_ylabel("trained on (same examples per task)")
+    fig.suptitle("Transfer matrix: rows = training set, columns = evaluated task (test split, mean over seeds)",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, format="png")
+    plt.close(fig)
+
+
+def plot_curves(results: dict, path: Path) -> None:
+    plt = _plt()
+    rows = results["summary"]["finetune"]
+    fig, axes = plt.subplots(1, max(len(rows), 1), figsize=(4.2 * max(len(rows), 1), 3.4), squeeze=False)
+    if not rows:
+        axes[0, 0].text(0.5, 0.5, "no leave-one-task-out arm in this run", ha="center", va="center")
+        axes[0, 0].axis("off")
+    for ax, r in zip(axes[0], rows):
+        for key, label, colour in (("other", "fine-tuned from all-but-task", "C0"), ("base", "from scratch", "C1")):
+            mean = [p[key]["mean"] for p in r["per_step"]]
+            sd = [p[key]["sd"] if np.isfinite(p[key]["sd"]) else 0.0 for p in r["per_step"]]
+            ax.errorbar(r["steps"], mean, yerr=sd, marker="o", capsize=3, label=label, color=colour)
+        if np.isfinite(r["joint"]["mean"]):
+            ax.axhline(r["joint"]["mean"], ls="--", color="0.4", label="joint (full budget)")
+        ax.set_xlabel(f"steps on {r['task']} (× {results['cells'][0]['examples_per_step']} examples)")
+        ax.set_ylabel(r["metric"])
+        ax.set_title(r["task"])
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, format="png")
+    plt.close(fig)
+
+
+def plot_calibration(results: dict, path: Path) -> None:
+    plt = _plt()
+    tasks = sorted({t for c in results["cells"] for t in c.get("calibration", {})})
+    fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(3.8 * max(len(tasks), 1), 3.6), squeeze=False)
+    if not tasks:
+        axes[0, 0].text(0.5, 0.5, "no value-token task in this run", ha="center", va="center")
+        axes[0, 0].axis("off")
+    for ax, t in zip(axes[0], tasks):
+        pts = []
+        for arm, colour in (("joint", "C0"), (f"single:{t}", "C1")):
+            for k, c in enumerate(c for c in results["cells"] if c["arm"] == arm and t in c.get("calibration", {})):
+                cal = c["calibration"][t]
+                ax.plot(cal["pred"], cal["true"], "o-", ms=3, lw=1, color=colour, alpha=0.8,
+                        label=arm if k == 0 else None)
+                pts += cal["pred"] + cal["true"]
+        if pts:
+            lo, hi = min(pts), max(pts)
+            ax.plot([lo, hi], [lo, hi], ":", color="0.3", label="calibrated")
+            if lo >= 0 and hi > 50 * (np.median(pts) + 1e-9):
+                ax.set_xscale("symlog", linthresh=max(np.percentile(pts, 10), 1e-3))
+                ax.set_yscale("symlog", linthresh=max(np.percentile(pts, 10), 1e-3))
+        ax.set_xlabel("predicted expected value")
+        ax.set_ylabel("true value (bin mean)")
+        ax.set_title(t)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, format="png")
+    plt.close(fig)
+
+
+def write_report(results: dict, out_dir) -> Path:
+    """``report.md``, the three PNGs and ``results.json`` (with ``summary`` added) under ``out_dir``."""
+    from seq2gen.genome.io import atomic_path, atomic_write
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results["summary"] = summarize(results)
+    for name, fn in (("matrix", lambda p: plot_matrix(results["summary"], p)),
+                     ("curves", lambda p: plot_curves(results, p)),
+                     ("calibration", lambda p: plot_calibration(results, p))):
+        with atomic_path(out / FIGURES[name]) as tmp:
+            fn(tmp)
+    with atomic_write(out / "results.json") as f:
+        json.dump(_jsonable(results), f, indent=1)
+    with atomic_write(out / "report.md") as f:
+        f.write(markdown(results))
+    return out / "report.md"
+
+
+def _jsonable(x):
+    """NaN → null (strict JSON)."""
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
