@@ -184,6 +184,23 @@ def _predictions(export: Path, ds: dict, cfg: dict, console) -> None:
             console.print(f"  {_shorten(prompt)}\n    → {pred.answer[:90]}  |  {answer[:90]}")
 
 
+def _transfer_headline(cfg: dict, console) -> str | None:
+    """The headline of the committed transfer report (joint vs single per task): a transfer run takes ~30 min on
+    2 cores, three times the quickstart, so the quickstart shows the measured answer and the command that reproduces
+    it rather than a protocol too small to mean anything."""
+    from seq2gen.evaluate.report import headline
+    path = Path(cfg.get("transfer", {}).get("results") or "docs/results/transfer_cpu/results.json")
+    if not path.is_absolute():
+        path = DEFAULT_CONFIG.parents[1] / path
+    if not path.is_file():
+        console.print(f"[bold]8 transfer[/]: no report at {path} (python scripts/transfer.py --config cpu)")
+        return None
+    text = headline(json.loads(path.read_text()))
+    console.print(f"[bold]8 transfer[/] (committed report {path}; "
+                  "reproduce: python scripts/transfer.py --config configs/transfer/cpu.yaml)\n" + text)
+    return text
+
+
 def _shorten(prompt: str, keep: int = 24) -> str:
     """Elide the middle of the DNA so a prompt fits on one line (keep=huge: unchanged)."""
     head, sep, rest = prompt.partition("<dna> ")
@@ -194,7 +211,8 @@ def _shorten(prompt: str, keep: int = 24) -> str:
 
 
 def run_quickstart(out="runs/quickstart", config=None, overrides: dict | None = None, console=None) -> dict:
-    """Run every step; returns ``{"eval": rows, "variants": {...}, "export": path, "seconds": s}``."""
+    """Run every step; returns ``{"eval": rows, "variants": {...}, "export": path, "transfer": headline text,
+    "seconds": s}``."""
     console = console or Console()
     logging.getLogger("seq2gen.train").setLevel(logging.WARNING)
     t0 = time.time()
@@ -210,6 +228,8 @@ def run_quickstart(out="runs/quickstart", config=None, overrides: dict | None = 
     rows = _evaluate(out, export, ds, cfg, console)
     variants = _variants(out, wdir, export, cfg, console)
     _predictions(export, ds, cfg, console)
+    transfer = _transfer_headline(cfg, console)
     seconds = time.time() - t0
     console.print(f"done in {seconds / 60:.1f} min; model: {export} (seq2gen.infer.Seq2Gen.from_pretrained)")
-    return {"eval": rows, "variants": variants, "export": export, "seconds": seconds}
+    return {"eval": rows, "variants": variants, "export": export, "transfer": transfer,
+            "seconds": seconds}

@@ -47,6 +47,10 @@ def test_every_stage_writes_its_outputs(run):
     test_vcf = [line for line in (out / "variants_test.vcf").read_text().splitlines() if not line.startswith("#")]
     assert len(scores) == len(test_vcf) == result["variants"]["n"] > 0
     assert {"effect_liver", "llr"} <= set(scores.columns)
+    # step 8: the committed transfer report's headline (joint vs single per task), or None without one
+    from seq2gen.quickstart import DEFAULT_CONFIG
+    committed = DEFAULT_CONFIG.parents[1] / "docs/results/transfer_cpu/results.json"
+    assert (result["transfer"] or "").startswith("joint vs single") == committed.is_file()
 
 
 def test_model_loads_for_inference(run):
