@@ -26,7 +26,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
-import hashlib
 import json
 import logging
 import math
@@ -40,7 +39,7 @@ import typer
 import yaml
 
 from seq2gen.errors import InputError
-from seq2gen.evaluate.transfer import TRAIN_DEFAULTS, Cell, _device, _load_cell
+from seq2gen.evaluate.transfer import TRAIN_DEFAULTS, Cell, _device, _load_cell, cell_hash
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[2]
@@ -209,8 +208,7 @@ def cell_key(cfg: GueStudyConfig, cell: Cell) -> str:
         shared["world_pretrain"] = cfg.world_pretrain
     if cell.pretrain_steps:
         shared["pretrain"] = cfg.pretrain
-    blob = json.dumps({"shared": shared, "cell": dataclasses.asdict(cell)}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return cell_hash(shared, cell)
 
 
 # --------------------------------------------------------------------------------------------------- data

@@ -174,6 +174,11 @@ def cell_key(cfg: TransferConfig, cell: Cell) -> str:
     shared["train"] = cfg.train_dict()
     if cell.pretrain_steps:
         shared["pretrain"] = cfg.pretrain
+    return cell_hash(shared, cell)
+
+
+def cell_hash(shared: dict, cell) -> str:
+    """Short stable hash of a cell (a dataclass) and the configuration it depends on (also the GUE study's)."""
     blob = json.dumps({"shared": shared, "cell": dataclasses.asdict(cell)}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
