@@ -1,6 +1,7 @@
-"""Long inputs: peak memory and time of one training step (forward + backward, batch 1) vs input length, T5 vs LongT5.
+"""Long inputs: peak memory and time of one training step (forward + backward, batch 1) vs input length: T5 (full
+attention), T5 with a chunked encoder, LongT5, LongT5 + conv stem.
 
-Run:  python benchmarks/bench_context.py [--quick] [--presets small,long] [--lengths 1024,2048,...,32768]
+Run:  python benchmarks/bench_context.py [--quick] [--presets small,small_chunked,long] [--lengths 1024,...,32768]
 
 Each (preset, length) runs in a fresh child process (``--child``), so its peak resident memory is its own:
 ``ru_maxrss`` from ``os.wait4`` on that child. The child builds the preset (char-mode vocabulary, preset dropout,
@@ -151,7 +152,7 @@ def estimate(cfg: dict, arch: str, L: int, T: int = 8, act: int = 4, stem: dict 
     if arch == "longt5":
         K = 3 * (cfg.get("local_radius", 127) + 1) + -(-n // cfg.get("global_block_size", 16))
     else:
-        K = n
+        K = min(n, cfg.get("encoder_chunk") or n)           # chunked encoder: keys within the chunk
     lin = Le * n * (6 * d + 4 * hk + 5 * dff) * act
     attn = Le * H * n * K * (2 * act + 1) + H * n * K * 4     # + the position bias (shared by the layers)
     transient = H * n * K * 12                               # scores, biased scores / their gradients
@@ -239,7 +240,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--presets", default="small,long,long_conv", help="model presets (names or YAML paths); "
+    ap.add_argument("--presets", default="small,small_chunked,long,long_conv", help="model presets (names or YAML paths); "
                     "long_conv = LongT5 behind the conv nucleotide stem (seq2gen.model.stem), skipped if absent")
     ap.add_argument("--lengths", default="1024,2048,4096,8192,16384,32768")
     ap.add_argument("--answer", type=int, default=8, help="answer tokens (decoder length)")
@@ -273,7 +274,8 @@ def main() -> None:
         except Exception as exc:                    # e.g. long_conv before seq2gen.model.stem exists
             print(f"# preset {preset} skipped: {exc}")
     for preset in presets:
-        capped_time = load_preset(preset)["arch"] == "t5"
+        p = load_preset(preset)
+        capped_time = p["arch"] == "t5" and not p["config"].get("encoder_chunk")     # full attention only
         done, stop = [], None
         for L in lengths:
             if stop is None and len(done) >= 2:

@@ -81,24 +81,38 @@ def load_preset(preset: str | os.PathLike | dict) -> dict:
     return data
 
 
-def _config_class(arch: str, stem: str = "none"):
+def _config_class(arch: str, stem: str = "none", chunked: bool = False):
     from transformers import LongT5Config, T5Config
+    if chunked:
+        from seq2gen.model.chunked import ChunkedT5Config
+        return ChunkedT5Config
     if stem == "conv":
         from seq2gen.model.stem import StemLongT5Config, StemT5Config
         return {"t5": StemT5Config, "longt5": StemLongT5Config}[arch]
     return {"t5": T5Config, "longt5": LongT5Config}[arch]
 
 
-def _model_class(arch: str, stem: str = "none"):
+def _model_class(arch: str, stem: str = "none", chunked: bool = False):
     from transformers import LongT5ForConditionalGeneration, T5ForConditionalGeneration
+    if chunked:
+        from seq2gen.model.chunked import ChunkedT5ForConditionalGeneration
+        return ChunkedT5ForConditionalGeneration
     if stem == "conv":
         from seq2gen.model.stem import StemLongT5ForConditionalGeneration, StemT5ForConditionalGeneration
         return {"t5": StemT5ForConditionalGeneration, "longt5": StemLongT5ForConditionalGeneration}[arch]
     return {"t5": T5ForConditionalGeneration, "longt5": LongT5ForConditionalGeneration}[arch]
 
 
-def _check_config_keys(arch: str, cfg: dict, where, stem: str = "none") -> None:
-    cls = _config_class(arch, stem)
+def _check_config_keys(arch: str, cfg: dict, where, stem: str = "none") -> bool:
+    """Check the preset's config keys; returns whether it asks for the chunked encoder (``encoder_chunk``)."""
+    chunked = "encoder_chunk" in cfg
+    if chunked and (arch != "t5" or stem != "none"):
+        raise InputError("encoder_chunk is an option of plain T5 presets (arch: t5, stem: none)", path=where,
+                         hint="LongT5 (arch: longt5) has its own local + global attention")
+    if chunked and not (isinstance(cfg["encoder_chunk"], int) and cfg["encoder_chunk"] >= 1):
+        raise InputError(f"encoder_chunk must be a positive integer (tokens), got {cfg['encoder_chunk']!r}",
+                         path=where)
+    cls = _config_class(arch, stem, chunked)
     allowed = set(cls().to_dict()) | {"tie_word_embeddings", "decoder_start_token_id", "num_decoder_layers"}
     for key in cfg:
         if key in _OWNED_KEYS:
@@ -110,6 +124,7 @@ def _check_config_keys(arch: str, cfg: dict, where, stem: str = "none") -> None:
             close = difflib.get_close_matches(key, sorted(allowed), n=1)
             raise InputError(f"unknown {cls.__name__} key {key!r}", path=where,
                              hint=f"did you mean {close[0]!r}?" if close else "see the transformers docs")
+    return chunked
 
 
 def build_model(preset: str | os.PathLike | dict,
@@ -133,7 +148,7 @@ def build_model(preset: str | os.PathLike | dict,
     where = None if isinstance(preset, dict) else preset
     cfg = dict(p["config"])
     cfg.update(overrides or {})
-    _check_config_keys(p["arch"], cfg, where, p["stem"])
+    chunked = _check_config_keys(p["arch"], cfg, where, p["stem"])
     cfg.update(_stem_settings(p["arch"], p["stem"], cfg, tokenizer, where))
     if tokenizer is not None:
         vocab_size = len(tokenizer) if vocab_size is None else vocab_size
@@ -148,13 +163,13 @@ def build_model(preset: str | os.PathLike | dict,
                       ("decoder_start_token_id", decoder_start_token_id)):
         if not 0 <= int(tid) < int(vocab_size):
             raise InputError(f"{name}={tid} outside the vocabulary (size {vocab_size})")
-    config = _config_class(p["arch"], p["stem"])(vocab_size=int(vocab_size), pad_token_id=int(pad_token_id),
-                                                 eos_token_id=int(eos_token_id),
-                                                 decoder_start_token_id=int(decoder_start_token_id), **cfg)
+    config_class = _config_class(p["arch"], p["stem"], chunked)
+    config = config_class(vocab_size=int(vocab_size), pad_token_id=int(pad_token_id), eos_token_id=int(eos_token_id),
+                          decoder_start_token_id=int(decoder_start_token_id), **cfg)
     init_seed = p["seed"] if seed is None else seed
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(init_seed))
-        model = _model_class(p["arch"], p["stem"])(config)
+        model = _model_class(p["arch"], p["stem"], chunked)(config)
     gc = model.generation_config
     gc.decoder_start_token_id, gc.pad_token_id, gc.eos_token_id = (int(decoder_start_token_id), int(pad_token_id),
                                                                    int(eos_token_id))
