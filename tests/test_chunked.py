@@ -1,5 +1,5 @@
 """Chunked encoder (seq2gen.model.chunked): equals plain T5 within one chunk, encodes chunks independently, keeps
-padded rows exact, round-trips through save/load, generates, and takes a 32k-token input on CPU."""
+padded rows exact, round-trips through save/load, generates, and takes a 32k-token input on CPU (LongT5 too)."""
 from __future__ import annotations
 
 import pytest
@@ -89,3 +89,13 @@ def test_bad_chunk_settings(tokenizer):
     with pytest.raises(InputError, match="positive integer"):
         tiny_chunked(tokenizer, 0)
     assert load_preset("small_chunked")["config"]["encoder_chunk"] == 1024
+
+
+def test_longt5_32k_tokens_on_cpu(tokenizer):
+    """The `long` preset's architecture (LongT5 transient-global) at a test width takes a 32k-token input too."""
+    narrow = {"d_model": 64, "d_kv": 16, "num_heads": 4, "d_ff": 128, "num_layers": 2, "num_decoder_layers": 2,
+              "dropout_rate": 0.0}
+    model = build_model("long", tokenizer=tokenizer, seed=0, overrides=narrow).eval()
+    ids = ids_of(tokenizer, 32_768)
+    logits = first_logits(model, ids, torch.ones_like(ids))
+    assert type(model).__name__ == "LongT5ForConditionalGeneration" and torch.isfinite(logits).all()
