@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import json
 import logging
 import math
@@ -36,14 +35,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-import yaml
 
 from seq2gen.errors import InputError
-from seq2gen.evaluate.transfer import TRAIN_DEFAULTS, Cell, _device, _load_cell, cell_hash
+from seq2gen.evaluate.transfer import (TRAIN_DEFAULTS, Cell, _device, _load_cell, cell_hash, check_study_keys,
+                                      read_study_config)
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[2]
-CONFIG_DIR = REPO / "configs" / "transfer"
 ARMS = ("single", "joint", "joint+pretrain", "joint+world", "cnn")
 #: train config keys the study sets per cell (the model comes from ``model:``)
 OWNED = ("model", "out_dir", "max_steps", "rates", "seed", "pretrain_task", "pretrain_steps", "init_from",
@@ -101,28 +99,11 @@ def load_config(config, overrides: dict | None = None) -> GueStudyConfig:
     """A ``GueStudyConfig`` from a YAML path, a preset name (``gue_cpu`` → configs/transfer/gue_cpu.yaml), a dict
     or a config; ``overrides`` replace top-level keys (a mapping updates the preset's mapping); mappings the
     config leaves out keep their defaults."""
-    where = None
-    if isinstance(config, GueStudyConfig):
-        data = config.to_dict()
-    elif isinstance(config, dict):
-        data = copy.deepcopy(config)
-    else:
-        where = Path(config)
-        if not where.suffix and not where.exists():
-            where = CONFIG_DIR / f"{config}.yaml"
-        if not where.is_file():
-            raise InputError("GUE study config not found", path=where,
-                             hint=f"presets: {', '.join(sorted(p.stem for p in CONFIG_DIR.glob('gue_*.yaml')))}")
-        data = yaml.safe_load(where.read_text()) or {}
+    data, where = read_study_config(config, GueStudyConfig, "GUE study", "gue_*.yaml")
     for key, value in copy.deepcopy(overrides or {}).items():     # a mapping updates the preset's mapping
         both = isinstance(value, dict) and isinstance(data.get(key), dict)
         data[key] = {**data[key], **value} if both else value
-    names = [f.name for f in dataclasses.fields(GueStudyConfig)]
-    for key in data:
-        if key not in names:
-            near = difflib.get_close_matches(key, names, n=1)
-            raise InputError(f"unknown GUE study key {key!r}", path=where,
-                             hint=f"did you mean {near[0]!r}?" if near else f"keys: {', '.join(names)}")
+    check_study_keys(data, GueStudyConfig, "GUE study", where)
     if "tasks" not in data:
         raise InputError("the study needs `tasks:` (GUE task names, e.g. gue_tf_0)", path=where)
     default = GueStudyConfig(tasks=[])

@@ -78,28 +78,37 @@ class TransferConfig:
         return dataclasses.asdict(self)
 
 
-def load_transfer_config(config, overrides: dict | None = None) -> TransferConfig:
-    """A ``TransferConfig`` from a YAML path, a preset name (``cpu`` → configs/transfer/cpu.yaml) or a dict."""
-    where = None
-    if isinstance(config, TransferConfig):
-        data = config.to_dict()
-    elif isinstance(config, dict):
-        data = copy.deepcopy(config)
-    else:
-        where = Path(config)
-        if not where.suffix and not where.exists():
-            where = CONFIG_DIR / f"{config}.yaml"
-        if not where.is_file():
-            known = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
-            raise InputError("transfer config not found", path=where, hint=f"presets: {', '.join(known)}")
-        data = yaml.safe_load(where.read_text()) or {}
-    data.update(overrides or {})
-    names = [f.name for f in dataclasses.fields(TransferConfig)]
+def read_study_config(config, cls, label: str, pattern: str = "*.yaml") -> tuple[dict, Path | None]:
+    """``(mapping, file)`` of a study config given as a ``cls`` instance, a dict, a YAML path or a preset name
+    (``cpu`` → configs/transfer/cpu.yaml); shared by the transfer protocol and the GUE study."""
+    if isinstance(config, cls):
+        return config.to_dict(), None
+    if isinstance(config, dict):
+        return copy.deepcopy(config), None
+    where = Path(config)
+    if not where.suffix and not where.exists():
+        where = CONFIG_DIR / f"{config}.yaml"
+    if not where.is_file():
+        known = sorted(p.stem for p in CONFIG_DIR.glob(pattern))
+        raise InputError(f"{label} config not found", path=where, hint=f"presets: {', '.join(known)}")
+    return yaml.safe_load(where.read_text()) or {}, where
+
+
+def check_study_keys(data: dict, cls, label: str, where) -> None:
+    """Unknown keys are errors, with the closest known key as a hint."""
+    names = [f.name for f in dataclasses.fields(cls)]
     for key in data:
         if key not in names:
             near = difflib.get_close_matches(key, names, n=1)
-            raise InputError(f"unknown transfer config key {key!r}", path=where,
+            raise InputError(f"unknown {label} key {key!r}", path=where,
                              hint=f"did you mean {near[0]!r}?" if near else f"keys: {', '.join(names)}")
+
+
+def load_transfer_config(config, overrides: dict | None = None) -> TransferConfig:
+    """A ``TransferConfig`` from a YAML path, a preset name (``cpu`` → configs/transfer/cpu.yaml) or a dict."""
+    data, where = read_study_config(config, TransferConfig, "transfer")
+    data.update(overrides or {})
+    check_study_keys(data, TransferConfig, "transfer config", where)
     if "tasks" not in data:
         raise InputError("transfer config needs `tasks:` (the supervised tasks to study)", path=where)
     for key in ("data", "eval", "pretrain"):     # partial mappings keep the other defaults
