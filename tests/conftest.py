@@ -20,3 +20,14 @@ def tokenizer():
     """The char-mode tokenizer of the repository's vocabulary."""
     from seq2gen.vocab import build_tokenizer
     return build_tokenizer(mode="char")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``): on a small
+    shared CPU two spinning OpenMP threads run tiny passes many times slower."""
+    import torch
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

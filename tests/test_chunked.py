@@ -9,12 +9,7 @@ from seq2gen.errors import InputError
 from seq2gen.model import build_model, load_preset
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_chunked(tokenizer, chunk: int):
