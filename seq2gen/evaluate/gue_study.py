@@ -37,8 +37,8 @@ from typing import Optional
 import typer
 
 from seq2gen.errors import InputError
-from seq2gen.evaluate.transfer import (TRAIN_DEFAULTS, Cell, _device, _load_cell, cell_hash, check_study_keys,
-                                      read_study_config)
+from seq2gen.evaluate.transfer import (TRAIN_DEFAULTS, Cell, _device, _load_cell, cell_hash, cell_result,
+                                      check_study_keys, read_study_config)
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[2]
@@ -359,7 +359,6 @@ def run_gue_study(config, out_dir=None, resume: bool = True, progress: bool = Tr
     """Run (or finish) the study; returns the results dict also written with the report under ``out_dir``
     (``results.json``, ``report.md``, ``gue_auroc_mcc.png``). ``resume=False`` recomputes every cell."""
     from seq2gen.evaluate.gue_report import write_report
-    from seq2gen.genome.io import atomic_write
     cfg = load_config(config)
     out = Path(out_dir or cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -378,14 +377,12 @@ def run_gue_study(config, out_dir=None, resume: bool = True, progress: bool = Tr
         for i, cell in enumerate(cells):
             if bar is not None:
                 bar.set_postfix_str(cell.name)
-            key, path = cell_key(cfg, cell), env.cell_path(cell)
-            res = _load_cell(path, key) if resume else None
-            if res is None:
+            def compute(cell=cell):
                 run = run_cnn if cell.arm.startswith("cnn:") else run_t5
-                res = {"arm": cell.arm, "seed": cell.seed, "trained_on": list(cell.tasks), "steps": cell.steps,
-                       "pretrain_steps": cell.pretrain_steps, **run(env, cell), "key": key}
-                with atomic_write(path) as f:
-                    json.dump(res, f, indent=1)
+                return {"arm": cell.arm, "seed": cell.seed, "trained_on": list(cell.tasks), "steps": cell.steps,
+                        "pretrain_steps": cell.pretrain_steps, **run(env, cell)}
+            res, new = cell_result(env.cell_path(cell), cell_key(cfg, cell), resume, compute)
+            if new:
                 computed += 1
                 log.info("%s: train %.0fs, score %.0fs", cell.name, res["seconds"]["train"], res["seconds"]["score"])
             results.append(res)

@@ -397,7 +397,6 @@ def run_transfer(config, out_dir=None, resume: bool = True, progress: bool = Tru
     report (``report.md`` + PNGs). ``config``: a ``configs/transfer`` YAML path, preset name, dict or
     ``TransferConfig``; ``resume=False`` recomputes every cell."""
     from seq2gen.evaluate.report import write_report
-    from seq2gen.genome.io import atomic_write
     cfg = load_transfer_config(config)
     out = Path(out_dir or cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -414,14 +413,12 @@ def run_transfer(config, out_dir=None, resume: bool = True, progress: bool = Tru
         for cell in cells:
             if bar is not None:
                 bar.set_postfix_str(cell.name)
-            key, path = cell_key(cfg, cell), env.cell_path(cell)
-            res = _load_cell(path, key) if resume else None
-            if res is None:
+            def compute(cell=cell):
                 if cell.init_arm and not (env.run_dir(cell.init_arm, cell.seed) / "model").is_dir():
                     _recompute_parent(env, cells, cell)
-                res = {**run_cell(env, cell), "key": key}
-                with atomic_write(path) as f:
-                    json.dump(res, f, indent=1)
+                return run_cell(env, cell)
+            res, new = cell_result(env.cell_path(cell), cell_key(cfg, cell), resume, compute)
+            if new:
                 computed += 1
                 log.info("%s: train %.0fs, score %.0fs", cell.name, res["seconds"]["train"], res["seconds"]["score"])
             results.append(res)
@@ -436,6 +433,19 @@ def run_transfer(config, out_dir=None, resume: bool = True, progress: bool = Tru
            "seconds": round(time.perf_counter() - started, 1)}
     write_report(doc, out)
     return doc
+
+
+def cell_result(path: Path, key: str, resume: bool, compute) -> tuple[dict, bool]:
+    """``(result, computed)``: the cell's stored result when ``resume`` and its key matches, else ``compute()`` with
+    the key, written atomically (shared by the transfer protocol and the GUE study)."""
+    from seq2gen.genome.io import atomic_write
+    res = _load_cell(path, key) if resume else None
+    if res is not None:
+        return res, False
+    res = {**compute(), "key": key}
+    with atomic_write(path) as f:
+        json.dump(res, f, indent=1)
+    return res, True
 
 
 def _load_cell(path: Path, key: str) -> dict | None:

@@ -81,26 +81,19 @@ def load_preset(preset: str | os.PathLike | dict) -> dict:
     return data
 
 
-def _config_class(arch: str, stem: str = "none", chunked: bool = False):
-    from transformers import LongT5Config, T5Config
+def _classes(arch: str, stem: str = "none", chunked: bool = False) -> tuple[type, type]:
+    """``(config class, model class)`` of a preset: HF T5/LongT5, the conv-stem models or the chunked-encoder T5."""
     if chunked:
-        from seq2gen.model.chunked import ChunkedT5Config
-        return ChunkedT5Config
+        from seq2gen.model.chunked import ChunkedT5Config, ChunkedT5ForConditionalGeneration
+        return ChunkedT5Config, ChunkedT5ForConditionalGeneration
     if stem == "conv":
-        from seq2gen.model.stem import StemLongT5Config, StemT5Config
-        return {"t5": StemT5Config, "longt5": StemLongT5Config}[arch]
-    return {"t5": T5Config, "longt5": LongT5Config}[arch]
-
-
-def _model_class(arch: str, stem: str = "none", chunked: bool = False):
-    from transformers import LongT5ForConditionalGeneration, T5ForConditionalGeneration
-    if chunked:
-        from seq2gen.model.chunked import ChunkedT5ForConditionalGeneration
-        return ChunkedT5ForConditionalGeneration
-    if stem == "conv":
-        from seq2gen.model.stem import StemLongT5ForConditionalGeneration, StemT5ForConditionalGeneration
-        return {"t5": StemT5ForConditionalGeneration, "longt5": StemLongT5ForConditionalGeneration}[arch]
-    return {"t5": T5ForConditionalGeneration, "longt5": LongT5ForConditionalGeneration}[arch]
+        from seq2gen.model.stem import (StemLongT5Config, StemLongT5ForConditionalGeneration, StemT5Config,
+                                        StemT5ForConditionalGeneration)
+        return {"t5": (StemT5Config, StemT5ForConditionalGeneration),
+                "longt5": (StemLongT5Config, StemLongT5ForConditionalGeneration)}[arch]
+    from transformers import LongT5Config, LongT5ForConditionalGeneration, T5Config, T5ForConditionalGeneration
+    return {"t5": (T5Config, T5ForConditionalGeneration),
+            "longt5": (LongT5Config, LongT5ForConditionalGeneration)}[arch]
 
 
 def _check_config_keys(arch: str, cfg: dict, where, stem: str = "none") -> bool:
@@ -112,7 +105,7 @@ def _check_config_keys(arch: str, cfg: dict, where, stem: str = "none") -> bool:
     if chunked and not (isinstance(cfg["encoder_chunk"], int) and cfg["encoder_chunk"] >= 1):
         raise InputError(f"encoder_chunk must be a positive integer (tokens), got {cfg['encoder_chunk']!r}",
                          path=where)
-    cls = _config_class(arch, stem, chunked)
+    cls = _classes(arch, stem, chunked)[0]
     allowed = set(cls().to_dict()) | {"tie_word_embeddings", "decoder_start_token_id", "num_decoder_layers"}
     for key in cfg:
         if key in _OWNED_KEYS:
@@ -163,13 +156,13 @@ def build_model(preset: str | os.PathLike | dict,
                       ("decoder_start_token_id", decoder_start_token_id)):
         if not 0 <= int(tid) < int(vocab_size):
             raise InputError(f"{name}={tid} outside the vocabulary (size {vocab_size})")
-    config_class = _config_class(p["arch"], p["stem"], chunked)
+    config_class, model_class = _classes(p["arch"], p["stem"], chunked)
     config = config_class(vocab_size=int(vocab_size), pad_token_id=int(pad_token_id), eos_token_id=int(eos_token_id),
                           decoder_start_token_id=int(decoder_start_token_id), **cfg)
     init_seed = p["seed"] if seed is None else seed
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(init_seed))
-        model = _model_class(p["arch"], p["stem"], chunked)(config)
+        model = model_class(config)
     gc = model.generation_config
     gc.decoder_start_token_id, gc.pad_token_id, gc.eos_token_id = (int(decoder_start_token_id), int(pad_token_id),
                                                                    int(eos_token_id))
@@ -189,7 +182,7 @@ def _stem_settings(arch: str, stem: str, cfg: dict, tokenizer, where) -> dict:
     if tokenizer is None:
         raise InputError("stem: conv needs the tokenizer (it reads the ids of A C G T N)", path=where,
                          hint="build_model(preset, tokenizer=tok)")
-    defaults = _config_class(arch, "conv")()
+    defaults = _classes(arch, "conv")[0]()
     check_stem_params(*(cfg.get(k, getattr(defaults, k)) for k in STEM_KEYS))
     return {"stem_nucleotide_ids": nucleotide_ids(tokenizer)}
 
