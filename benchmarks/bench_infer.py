@@ -45,7 +45,7 @@ GENERATED = ("chromatin", "annotate", "span_corruption")
 def export_model(preset: str, tok, data_dir: Path, out: Path) -> Path:
     """An untrained model in the layout seq2gen.train exports (OUT/model/)."""
     from seq2gen.model import build_model
-    model = build_model(preset, len(tok), tok.pad_id, tok.eos_id, seed=0)
+    model = build_model(preset, tokenizer=tok, seed=0)
     model.save_pretrained(out)
     tok.save_pretrained(out)
     for f in ("quantizers.json", "tasks.json"):

@@ -311,7 +311,7 @@ def main(argv=None) -> None:
     ap.add_argument("--body", default="small", help="T5 preset under the stems (small: small/small_kmer/small_conv)")
     ap.add_argument("--n-test", type=int, default=0, help="score a seeded sample of the test split (0: all)")
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--lr", type=float, default=3e-4, help="3e-4: at 1e-3+ small T5s can stall (docs/training.md)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: fair on a shared machine)")
     ap.add_argument("--long", action="store_true", help="long_conv: 1-Mb forward and 200-kb training step")

@@ -25,6 +25,7 @@ if [ -n "$QUICK" ]; then run benchmarks/bench_build.py --size 5000000 | tee "$R/
 else run benchmarks/bench_build.py | tee "$R/build.md"; fi
 run benchmarks/bench_train.py $QUICK --out "$R/train.json" | tee "$R/train.md"
 run benchmarks/bench_infer.py $QUICK --out "$R/infer.json" | tee "$R/infer.md"
+[ -z "$QUICK" ] && run benchmarks/bench_infer.py --preset mini_conv --variants 256 --rounds 5 --out "$R/infer_mini_conv.json" | tee "$R/infer_mini_conv.md"
 run benchmarks/bench_context.py $QUICK --out "$R/context.json" --plot "$R/context.png" | tee "$R/context.md"
 # written by other work items; run when present (their own flags: see each file's docstring)
 if [ -f benchmarks/bench_stem.py ]; then

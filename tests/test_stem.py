@@ -52,6 +52,8 @@ def test_presets_and_checks(tokenizer):
         build_model("tiny_conv", 300, 0, 1)
     with pytest.raises(InputError, match="power of 2"):
         build_model("tiny_conv", tokenizer=tokenizer, overrides={"stem_pool": 6})
+    with pytest.raises(InputError, match="stem_downsample must be one of conv, max_conv"):
+        build_model("tiny_conv", tokenizer=tokenizer, overrides={"stem_downsample": "avg"})
     with pytest.raises(InputError, match="needs `stem: conv`"):
         build_model("tiny", tokenizer=tokenizer, overrides={"stem_pool": 4})
     with pytest.raises(InputError, match="tokenizer choice"):
@@ -119,8 +121,45 @@ def test_save_load_roundtrip(preset, tokenizer, tmp_path):
     m.save_pretrained(tmp_path)
     back = AutoModelForSeq2SeqLM.from_pretrained(tmp_path).eval()
     assert type(back) is type(m) and back.config.stem_pool == m.config.stem_pool
+    assert back.config.stem_downsample == m.config.stem_downsample == "max_conv"
     ids, mask = batch(tokenizer, PROMPTS[:3])
     assert torch.equal(first_logits(back, ids, mask), first_logits(m, ids, mask))
+
+
+def test_downsample_modes_and_old_configs(tokenizer, tmp_path):
+    """max_conv = the stride-p conv plus a max-pool of the same window; a config.json saved before the option existed
+    (no stem_downsample key) loads as conv, with the same weights and logits as when it was saved."""
+    import json
+
+    import torch.nn.functional as F
+    from transformers import AutoModelForSeq2SeqLM
+    small = {"d_model": 32, "d_ff": 64, "num_layers": 1, "num_decoder_layers": 1, "num_heads": 2, "d_kv": 16,
+             "stem_channels": 16, "stem_kernel": 5, "stem_pool": 4, "stem_blocks": 1}
+    mx = build_model("tiny_conv", tokenizer=tokenizer, overrides=small).eval()
+    cv = build_model("tiny_conv", tokenizer=tokenizer, overrides={**small, "stem_downsample": "conv"}).eval()
+    cv.load_state_dict(mx.state_dict())          # same parameters: the option adds none
+    codes = torch.randint(0, 4, (2, 12))
+    lengths = torch.tensor([12, 7])
+
+    def by_hand(stem, with_max):                  # one block, pool 4: the formula of docs/model.md
+        keep = (torch.arange(12) < lengths[:, None]).unsqueeze(1)
+        x = F.gelu(stem.embed(F.one_hot(codes, 6)[..., :5].float().transpose(1, 2))) * keep
+        keep = (torch.arange(3) < (-(-lengths // 4))[:, None]).unsqueeze(1)
+        x = (stem.downs[0](x) + (F.max_pool1d(x, 4) if with_max else 0)) * keep
+        x = (x + stem.convs[0](F.gelu(stem.norms[0](x.transpose(1, 2)).transpose(1, 2)) * keep)) * keep
+        return stem.out_norm(stem.proj(x.transpose(1, 2))) + stem.offset_proj(stem.offset_features(3))
+    with torch.no_grad():
+        assert torch.allclose(mx.stem(codes, lengths), by_hand(mx.stem, True), atol=1e-6)
+        assert torch.allclose(cv.stem(codes, lengths), by_hand(cv.stem, False), atol=1e-6)
+        assert not torch.allclose(mx.stem(codes, lengths), cv.stem(codes, lengths))
+    cv.save_pretrained(tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    cfg.pop("stem_downsample")
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    back = AutoModelForSeq2SeqLM.from_pretrained(tmp_path).eval()
+    assert back.config.stem_downsample == "conv"
+    ids, mask = batch(tokenizer, PROMPTS[:3])
+    assert torch.equal(first_logits(back, ids, mask), first_logits(cv, ids, mask))
 
 
 # ------------------------------------------------------------------------------------------ training

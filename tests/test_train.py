@@ -114,6 +114,38 @@ def test_config_invariants(tmp_path):
     with pytest.raises(InputError, match=r"!= micro_batch_size × grad_accum × world_size = 4 × 2 × 2 = 16"):
         batch_geometry(cfg, 2)
     assert cfg_for(tmp_path, rates=None, **{"rates.copy": 2}).rates == {"copy": 2}
+    with pytest.raises(InputError, match="loss_weighting must be"):
+        cfg_for(tmp_path, loss_weighting="task")
+
+
+def test_loss_weighting_token_vs_example():
+    """token: every answer token weighs the same; example: every row does, whatever its answer length."""
+    import torch
+
+    from seq2gen.train.steps import token_losses
+
+    class Engine:                 # what token_losses needs of a DeepSpeed engine: a callable module with .module
+        def __init__(self, logits):
+            self.logits, self.module = logits, self
+
+        def prepare_decoder_input_ids_from_labels(self, labels):
+            return labels.clamp(min=0)
+
+        def __call__(self, **kw):
+            return type("Out", (), {"logits": self.logits})()
+
+    torch.manual_seed(0)
+    labels = torch.tensor([[1, 2, 3, 4, 5, 6], [7, 8, -100, -100, -100, -100]])   # a 6-token and a 2-token answer
+    logits = torch.randn(2, 6, 10)
+    batch = {"input_ids": torch.ones(2, 3, dtype=torch.long), "attention_mask": torch.ones(2, 3), "labels": labels}
+    tok = torch.nn.functional.cross_entropy(logits.view(-1, 10), labels.view(-1), ignore_index=-100,
+                                            reduction="none").view(2, 6)
+    mean_long, mean_short = tok[0].mean(), tok[1, :2].mean()
+    loss_t, ex_sum, ex_tok = token_losses(Engine(logits), batch, "token")
+    loss_e, _, _ = token_losses(Engine(logits), batch, "example")
+    assert ex_tok.tolist() == [6, 2]
+    assert torch.allclose(loss_t, (6 * mean_long + 2 * mean_short) / 8)
+    assert torch.allclose(loss_e, (mean_long + mean_short) / 2)
 
 
 def test_deepspeed_configs_resolve_and_validate(env, tmp_path):

@@ -41,7 +41,8 @@ from seq2gen.model.build import STEMS  # noqa: F401  (none | kmer | conv; re-exp
 NUCLEOTIDES = ("A", "C", "G", "T", "N")
 PAD_CODE = len(NUCLEOTIDES)          # code of run padding: a zero one-hot
 OFFSET_FREQS = 16                     # sinusoid frequencies of the in-run offset feature
-STEM_KEYS = ("stem_pool", "stem_channels", "stem_kernel", "stem_blocks")
+STEM_KEYS = ("stem_pool", "stem_channels", "stem_kernel", "stem_blocks", "stem_downsample")
+DOWNSAMPLE = ("conv", "max_conv")
 
 
 def pool_schedule(pool: int, blocks: int) -> list[int]:
@@ -50,11 +51,13 @@ def pool_schedule(pool: int, blocks: int) -> list[int]:
     return [2 ** (e // blocks + (i < e % blocks)) for i in range(blocks)]
 
 
-def check_stem_params(pool: int, channels: int, kernel: int, blocks: int) -> None:
+def check_stem_params(pool: int, channels: int, kernel: int, blocks: int, downsample: str = "conv") -> None:
     if not (isinstance(pool, int) and pool >= 1 and pool & (pool - 1) == 0):
         raise InputError(f"stem_pool must be a power of 2 (1, 2, 4, … 128), got {pool!r}")
     if not (isinstance(kernel, int) and kernel >= 1 and kernel % 2 == 1):
         raise InputError(f"stem_kernel must be an odd positive integer (centred convolutions), got {kernel!r}")
+    if downsample not in DOWNSAMPLE:
+        raise InputError(f"stem_downsample must be one of {', '.join(DOWNSAMPLE)}, got {downsample!r}")
     for name, v in (("stem_channels", channels), ("stem_blocks", blocks)):
         if not (isinstance(v, int) and v >= 1):
             raise InputError(f"{name} must be a positive integer, got {v!r}")
@@ -90,17 +93,20 @@ class ConvStem(nn.Module):
     """One-hot bases → conv + GELU (motif detectors at base resolution) → ``blocks`` × [downsample, pre-norm
     residual conv] → linear → RMSNorm to d_model, + a learned projection (zero at init) of the offset sinusoids.
 
-    Downsampling is a stride-p convolution over each window of p positions (learned pooling that keeps where in the
-    window a feature is: offsets finer than the pool factor stay recoverable, docs/model.md). Pooling right after
+    Downsampling (``downsample``) is ``"conv"``: a stride-p convolution over each window of p positions (learned
+    pooling that keeps where in the window a feature is: offsets finer than the pool factor stay recoverable,
+    docs/model.md), or ``"max_conv"``: that plus a max-pool over the same window, which makes a motif detection
+    survive pooling wherever it falls (world TF binding: held-out AUROC 0.78 vs 0.57 at 400 steps, docs/model.md). Pooling right after
     the first layer keeps the C×C convolutions at reduced resolution: ~85 k multiply-adds per base for C=128, k=9,
     pool 8.
     """
 
     def __init__(self, d_model: int, nucleotide_ids: list[int], pool: int = 8, channels: int = 128,
-                 kernel: int = 9, blocks: int = 2):
+                 kernel: int = 9, blocks: int = 2, downsample: str = "conv"):
         super().__init__()
-        check_stem_params(pool, channels, kernel, blocks)
+        check_stem_params(pool, channels, kernel, blocks, downsample)
         self.pool, self.pools, self.kernel = pool, pool_schedule(pool, blocks), kernel
+        self.max_pool = downsample == "max_conv"
         self.nucleotide_ids = list(nucleotide_ids)
         self.embed = nn.Conv1d(len(NUCLEOTIDES), channels, kernel, padding=kernel // 2)
         self.downs = nn.ModuleList(nn.Conv1d(channels, channels, p, stride=p) if p > 1 else nn.Identity()
@@ -151,7 +157,7 @@ class ConvStem(nn.Module):
             if p > 1:
                 n = -(-n // p)
                 keep = valid(n, x.shape[-1] // p)
-                x = down(x) * keep
+                x = (down(x) + F.max_pool1d(x, p) if self.max_pool else down(x)) * keep
             h = F.gelu(norm(x.transpose(1, 2)).transpose(1, 2)) * keep
             x = (x + conv(h)) * keep
         return self.out_norm(self.proj(x.transpose(1, 2))) + self.offset_proj(self.offset_features(x.shape[-1]))
@@ -240,7 +246,7 @@ class _StemModel:
     def _add_stem(self) -> None:
         c = self.config
         self.stem = ConvStem(c.d_model, c.stem_nucleotide_ids or [], c.stem_pool, c.stem_channels, c.stem_kernel,
-                             c.stem_blocks)
+                             c.stem_blocks, c.stem_downsample)
 
     def _init_weights(self, module):
         if isinstance(module, ConvStem):
@@ -275,6 +281,7 @@ class StemT5Config(T5Config):
     stem_channels: int = 128
     stem_kernel: int = 9
     stem_blocks: int = 2
+    stem_downsample: str = "conv"      # conv | max_conv (saved models without the key: conv)
     stem_nucleotide_ids: list[int] | None = None
 
 
@@ -287,6 +294,7 @@ class StemLongT5Config(LongT5Config):
     stem_channels: int = 128
     stem_kernel: int = 9
     stem_blocks: int = 3
+    stem_downsample: str = "conv"      # conv | max_conv (saved models without the key: conv)
     stem_nucleotide_ids: list[int] | None = None
 
 

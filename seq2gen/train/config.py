@@ -53,6 +53,7 @@ class TrainConfig:
     schedule: str = "linear"                 # linear | cosine | constant (after linear warm-up)
     min_lr_ratio: float = 0.0                # final lr = lr × min_lr_ratio
     grad_clip: float = 1.0                   # 0 disables
+    loss_weighting: str = "token"            # token | example: what one answer token weighs (steps.token_losses)
     deepspeed: Any = "cpu_zero0"             # configs/deepspeed/<name>.json, a path, or a dict
     seed: int = 0
     num_threads: int | None = None           # torch.set_num_threads per process
@@ -175,6 +176,8 @@ def check_config(cfg: TrainConfig, where=None) -> None:
         raise InputError(f"warmup_steps={cfg.warmup_steps} exceeds the total steps {cfg.total_steps}", path=where)
     if not (cfg.lr > 0 and cfg.eps > 0 and cfg.weight_decay >= 0 and cfg.grad_clip >= 0):
         raise InputError("lr and eps must be > 0, weight_decay and grad_clip >= 0", path=where)
+    if cfg.loss_weighting not in ("token", "example"):
+        raise InputError(f"loss_weighting must be 'token' or 'example', got {cfg.loss_weighting!r}", path=where)
     if not 0.0 <= cfg.min_lr_ratio <= 1.0:
         raise InputError(f"min_lr_ratio must be in [0, 1], got {cfg.min_lr_ratio}", path=where)
     if len(cfg.betas) != 2 or not all(0 <= b < 1 for b in cfg.betas):

@@ -211,7 +211,7 @@ def train(config, datasets=None, tokenizer=None, eval_fn=None) -> dict:
         for j in range(accum):
             lo = (j * world + rank) * micro
             batch = collate(fetch_rows(views, picks[lo:lo + micro], task_index))
-            loss, ex_sum, ex_tok = token_losses(engine, batch)
+            loss, ex_sum, ex_tok = token_losses(engine, batch, cfg.loss_weighting)
             engine.backward(loss)
             engine.step()
             stats[:len(tasks)].index_add_(0, batch["task_ids"], ex_sum.double())

@@ -28,8 +28,13 @@ def fetch_rows(views: dict, picks: list[tuple[str, int]], task_index: dict) -> l
     return rows
 
 
-def token_losses(engine, batch):
-    """Per-example (loss sum, label tokens) from one forward pass; loss = token mean (what is optimised)."""
+def token_losses(engine, batch, weighting: str = "token"):
+    """Per-example (loss sum, label tokens) from one forward pass, and the loss that is optimised.
+
+    ``weighting="token"``: the mean over every answer token of the batch (T5's usual loss), so a 68-token
+    span-corruption answer weighs 34x a one-token classification answer. ``"example"``: the mean over examples of
+    each example's token mean, so every prompt counts once whatever its answer length (docs/training.md).
+    """
     import torch
     import torch.nn.functional as F
     dev = dist_utils.device()
@@ -41,7 +46,11 @@ def token_losses(engine, batch):
     tok = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100, reduction="none")
     ex_sum = tok.view(labels.shape).sum(1)
     ex_tok = (labels != -100).sum(1)
-    return ex_sum.sum() / ex_tok.sum().clamp(min=1), ex_sum.detach().cpu(), ex_tok.cpu()
+    if weighting == "example":
+        loss = (ex_sum / ex_tok.clamp(min=1)).mean()
+    else:
+        loss = ex_sum.sum() / ex_tok.sum().clamp(min=1)
+    return loss, ex_sum.detach().cpu(), ex_tok.cpu()
 
 
 def eval_losses(engine, datasets, cfg, tasks, collate, world, rank) -> dict:
