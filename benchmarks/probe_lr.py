@@ -7,6 +7,13 @@ gradient norm reaching the stem, encoder, decoder and shared embedding.
     python benchmarks/probe_lr.py --root runs/quickstart --task promoter --preset mini_conv --lr 2e-3
     python benchmarks/probe_lr.py --root runs/quickstart --task promoter --preset mini_conv --lr 1e-4
 
+Tissue-conditioned tasks (docs/training.md, "Follow-up probes"): ``--tissue liver`` keeps one tissue's rows
+(train and test); ``--first-tissue liver --first-steps 400`` trains on that tissue's rows only for the first steps
+(a curriculum), then on every row:
+
+    python benchmarks/probe_lr.py --root runs/quickstart --task tf_binding --lr 3e-4 --beta2 0.95 --threads 2 \
+        --test-rows 400 --steps 900 --first-tissue liver --first-steps 400
+
 ``--root`` is a folder with ``tokenizer/`` and ``datasets/<task>/`` (what `seq2gen quickstart` leaves); the task
 must have a ``<yes>``/``<no>`` answer.
 """
@@ -29,6 +36,12 @@ def main(argv=None) -> None:
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--beta2", type=float, default=0.999, help="Adam second-moment decay")
+    ap.add_argument("--tissue", default=None, help="keep only this tissue's rows (train and test)")
+    ap.add_argument("--first-tissue", default=None, help="curriculum: this tissue's rows only for --first-steps")
+    ap.add_argument("--first-steps", type=int, default=0)
+    ap.add_argument("--test-rows", type=int, default=0, help="score the first N test rows (0: all)")
+    ap.add_argument("--every", type=int, default=50, help="evaluate every N steps")
     args = ap.parse_args(argv)
     from datasets import load_from_disk
     from sklearn.metrics import roc_auc_score
@@ -41,9 +54,15 @@ def main(argv=None) -> None:
     tok = Seq2GenTokenizer.from_pretrained(f"{args.root}/tokenizer")
     ds = load_from_disk(f"{args.root}/datasets/{args.task}")
     train, test = ds["train"], ds["test"]
+    if args.tissue:
+        train, test = (d.filter(lambda r: f"<tissue:{args.tissue}>" in r["prompt"]) for d in (train, test))
+    if args.test_rows:
+        test = test.select(range(min(args.test_rows, len(test))))
+    first = (np.flatnonzero([f"<tissue:{args.first_tissue}>" in p for p in train["prompt"]])
+             if args.first_tissue else None)
     model = build_model(args.preset, tokenizer=tok)
     collate = Seq2GenCollator(tok.pad_token_id)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, args.beta2))
     yes, no = tok.token_ids(["<yes>", "<no>"])
     truth = [a == "<yes>" for a in test["answer"]]
     rng = np.random.default_rng(0)
@@ -66,7 +85,9 @@ def main(argv=None) -> None:
 
     t0 = time.time()
     for step in range(1, args.steps + 1):
-        b = batch(train[rng.integers(0, len(train), args.batch_size)])
+        pool = first if first is not None and step <= args.first_steps else None
+        idx = rng.choice(pool, args.batch_size) if pool is not None else rng.integers(0, len(train), args.batch_size)
+        b = batch(train[idx])
         for g in opt.param_groups:
             g["lr"] = args.lr * min(1.0, step / args.warmup)
         loss = model(**b).loss
@@ -79,7 +100,7 @@ def main(argv=None) -> None:
             print(f"step {step} grad norms " + " ".join(f"{k} {v:.4f}" for k, v in norms.items()), flush=True)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        if step % 50 == 0:
+        if step % args.every == 0:
             print(f"step {step} loss {loss.item():.3f} test AUROC {auroc():.3f} ({time.time() - t0:.0f} s)", flush=True)
 
 
