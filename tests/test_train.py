@@ -265,6 +265,41 @@ def test_pretrain_stage_runs_first(env, tmp_path):
     assert all("loss/span" not in r for r in rows[2:])
 
 
+def test_curriculum_stage_draws_one_tissue_then_all(env, tmp_path):
+    """curriculum_steps: the first mixture steps draw only curriculum_tissues' rows of tissue-conditioned tasks (every
+    row of tasks without tissues); the sampler's state resumes exactly; then the ordinary mixture follows."""
+    import datasets as hfd
+
+    from seq2gen.train import train
+    from seq2gen.train.sampler import SubsetSampler, curriculum_rows
+    tok, _ = env
+    data = toy_datasets()
+    tissues = ["liver", "heart"] * 80
+    data["copy"]["train"] = data["copy"]["train"].add_column("tissue", tissues)
+    data["const"]["train"] = data["const"]["train"].add_column("tissue", [""] * 160)
+    rows = curriculum_rows({t: d["train"] for t, d in data.items()}, ["liver"])
+    assert rows["copy"].tolist() == list(range(0, 160, 2)) and rows["const"].tolist() == list(range(160))
+    sampler = SubsetSampler(rows, {"copy": 1.0, "const": 1.0}, seed=3)
+    first = sampler.draw(100)
+    assert {t for t, _ in first} == {"copy", "const"}
+    assert all(tissues[i] == "liver" for t, i in first if t == "copy")
+    state = sampler.state_dict()
+    again = SubsetSampler(rows, {"copy": 1.0, "const": 1.0}, seed=3)
+    again.load_state_dict(state)
+    assert again.draw(50) == sampler.draw(50)
+    with pytest.raises(InputError, match="match no row"):
+        curriculum_rows({"copy": data["copy"]["train"]}, ["lung"])
+    with pytest.raises(InputError, match="needs curriculum_tissues"):
+        cfg_for(tmp_path, curriculum_steps=2)
+    with pytest.raises(InputError, match="curriculum_steps"):
+        cfg_for(tmp_path, curriculum_steps=12, curriculum_tissues=["liver"], max_steps=10)
+    train(cfg_for(tmp_path, max_steps=4, curriculum_steps=2, curriculum_tissues=["liver"]), datasets=data,
+          tokenizer=tok)
+    assert [r["stage"] for r in read_metrics(tmp_path)] == ["curriculum"] * 2 + ["mixture"] * 2
+    ds = hfd.Dataset.from_dict({"tissue": ["a"]})
+    assert curriculum_rows({"x": ds}, ["a"])["x"].tolist() == [0]
+
+
 def test_cli_entry_point(tmp_path):
     tok_dir = tmp_path / "tok"
     toy_tokenizer().save_pretrained(tok_dir)

@@ -38,6 +38,8 @@ class TrainConfig:
     rates: Any = "proportional"              # {task: rate} | "proportional" | "uniform" (over the train splits)
     pretrain_task: str | None = None         # e.g. a span-corruption dataset; trained alone first
     pretrain_steps: int = 0
+    curriculum_tissues: list | None = None   # e.g. [liver]: the first curriculum_steps mixture steps use only
+    curriculum_steps: int = 0                # these tissues' rows of tissue-conditioned tasks (docs/training.md)
     # batch: global = micro_batch_size × grad_accum × world_size
     micro_batch_size: int = 8
     grad_accum: int | None = 1               # null: derived from global_batch_size
@@ -157,7 +159,8 @@ def check_config(cfg: TrainConfig, where=None) -> None:
     """Invariants that do not depend on the world size or the data; raise InputError naming the key."""
     for name in ("micro_batch_size", "max_steps", "keep_last"):
         _positive_int(cfg, name, where)
-    for name in ("pretrain_steps", "warmup_steps", "log_every", "eval_every", "eval_examples", "save_every"):
+    for name in ("pretrain_steps", "curriculum_steps", "warmup_steps", "log_every", "eval_every", "eval_examples",
+                 "save_every"):
         _positive_int(cfg, name, where, allow_zero=True)
     for name in ("grad_accum", "global_batch_size", "pad_to_multiple_of", "num_threads", "stop_at_step"):
         _positive_int(cfg, name, where, allow_none=True)
@@ -182,6 +185,11 @@ def check_config(cfg: TrainConfig, where=None) -> None:
         raise InputError(f"min_lr_ratio must be in [0, 1], got {cfg.min_lr_ratio}", path=where)
     if len(cfg.betas) != 2 or not all(0 <= b < 1 for b in cfg.betas):
         raise InputError(f"betas must be two numbers in [0, 1), got {cfg.betas}", path=where)
+    if cfg.curriculum_steps and not cfg.curriculum_tissues:
+        raise InputError("curriculum_steps > 0 needs curriculum_tissues (e.g. [liver])", path=where)
+    if cfg.curriculum_steps > cfg.max_steps:
+        raise InputError(f"curriculum_steps ({cfg.curriculum_steps}) > max_steps ({cfg.max_steps}): the curriculum "
+                         "is the first part of the mixture steps", path=where)
     if cfg.pretrain_steps and not cfg.pretrain_task:
         raise InputError("pretrain_steps > 0 needs pretrain_task (the name of its dataset)", path=where)
     if isinstance(cfg.rates, str):

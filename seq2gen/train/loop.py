@@ -17,7 +17,7 @@ from seq2gen.errors import InputError
 from seq2gen.train import distributed as dist_utils
 from seq2gen.train.checkpoint import export_hf, latest_checkpoint, load_checkpoint, save_checkpoint
 from seq2gen.train.config import TrainConfig, batch_geometry, load_train_config, resolve_deepspeed_config
-from seq2gen.train.sampler import MixtureSampler, mixture_rates
+from seq2gen.train.sampler import MixtureSampler, SubsetSampler, curriculum_rows, mixture_rates
 from seq2gen.train.steps import columns, eval_losses, fetch_rows, token_losses
 
 logger = logging.getLogger("seq2gen.train")
@@ -123,6 +123,9 @@ def train(config, datasets=None, tokenizer=None, eval_fn=None) -> dict:
         if cfg.pretrain_task not in sizes:
             raise InputError(f"pretrain_task {cfg.pretrain_task!r} has no train split", hint=f"tasks: {tasks}")
         samplers["pretrain"] = MixtureSampler(sizes, {cfg.pretrain_task: 1.0}, cfg.seed + 1)
+    if cfg.curriculum_steps:
+        rows = curriculum_rows({t: d["train"] for t, d in datasets.items() if "train" in d}, cfg.curriculum_tissues)
+        samplers["curriculum"] = SubsetSampler(rows, mixture_rates(cfg.rates, sizes, cfg.pretrain_task), cfg.seed + 2)
     micro, accum, global_bs = batch_geometry(cfg, world)
     geometry = {"world_size": world, "micro_batch_size": micro, "grad_accum": accum, "global_batch_size": global_bs}
     ds_config = resolve_deepspeed_config(cfg, world, dist_utils.on_cpu())
@@ -204,7 +207,8 @@ def train(config, datasets=None, tokenizer=None, eval_fn=None) -> dict:
     engine.train()
     while step < cfg.total_steps:
         t0 = time.perf_counter()
-        stage = "pretrain" if step < cfg.pretrain_steps else "mixture"
+        stage = ("pretrain" if step < cfg.pretrain_steps else
+                 "curriculum" if step < cfg.pretrain_steps + cfg.curriculum_steps else "mixture")
         picks = samplers[stage].draw(global_bs)
         lr = engine.get_lr()[0]
         stats = torch.zeros(2 * len(tasks) + 3, dtype=torch.float64)   # task sums | task tokens | loss, n, tokens

@@ -76,3 +76,33 @@ def mixture_rates(rates, train_sizes: dict[str, int], exclude: str | None = None
     if rates == "uniform":
         return {t: 1.0 for t in tasks}
     return {t: float(train_sizes[t]) for t in tasks}
+
+
+class SubsetSampler(MixtureSampler):
+    """A ``MixtureSampler`` over chosen rows of each task (``rows``: task → row indices), e.g. one tissue's rows
+    for the curriculum stage; draws return indices into the full train splits."""
+
+    def __init__(self, rows: dict, rates: dict[str, float], seed: int):
+        self.rows = {t: np.asarray(r, dtype=np.int64) for t, r in rows.items() if len(r)}
+        super().__init__({t: len(r) for t, r in self.rows.items()},
+                         {t: rates.get(t, 0.0) for t in self.rows}, seed)
+
+    def draw(self, n: int) -> list[tuple[str, int]]:
+        return [(t, int(self.rows[t][i])) for t, i in super().draw(n)]
+
+
+def curriculum_rows(train_splits: dict, tissues: list[str]) -> dict:
+    """Rows for the curriculum: a tissue-conditioned task keeps the rows of ``tissues``, a task without tissues
+    (promoter, annotation, span corruption) keeps every row."""
+    out, matched = {}, 0
+    for task, split in train_splits.items():
+        col = split["tissue"] if "tissue" in getattr(split, "column_names", []) else None
+        if col is None or not any(col):
+            out[task] = np.arange(len(split))
+        else:
+            out[task] = np.flatnonzero(np.isin(np.asarray(col, dtype=object), list(tissues)))
+            matched += len(out[task])
+    if not matched:
+        raise InputError(f"curriculum_tissues {list(tissues)} match no row of a tissue-conditioned training split",
+                         hint="name tissues of the data (the 'tissue' column)")
+    return out
