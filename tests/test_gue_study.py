@@ -14,7 +14,7 @@ from seq2gen.tasks.seqtable import data_root
 HAVE_REAL = (data_root() / "gue").is_dir()
 
 
-def test_config_checks_and_plan():
+def test_config_checks_and_plan(monkeypatch):
     for preset in ("gue_tiny", "gue_cpu", "gue_gpu"):
         cfg = G.load_config(preset)
         cells = G.plan(cfg)
@@ -38,6 +38,10 @@ def test_config_checks_and_plan():
     cnn = G.Cell("cnn:gue_mouse_3", 0, ("gue_mouse_3",), 2)
     assert G.cell_key(a, cnn) == G.cell_key(b, cnn) and G.cell_key(a, cell) != G.cell_key(b, cell)
     assert G.cell_key(a, cell) == G.cell_key(G.load_config("gue_tiny", {"tasks": ["gue_mouse_3"]}), cell)
+    # the key follows the preset's content, not only its name: an edited preset does not reuse stale cells
+    before, preset = G.cell_key(a, cell), G.resolved_preset(a.spec()["preset"])
+    monkeypatch.setattr(G, "resolved_preset", lambda p: {**preset, "config": {**preset["config"], "dropout_rate": 0.5}})
+    assert G.cell_key(a, cell) != before
     assert GR.reference("gue_prom_core_all")["DNABERT-2"] == 0.831 and GR.reference("gue_splice") == {}
     assert GR.reference("gue_tf_4") == {"DNABERT-2": 0.920} and GR.reference("gue_emp_h3")["NT-v2"] == 0.895
 

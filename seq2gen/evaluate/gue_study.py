@@ -38,7 +38,7 @@ import typer
 
 from seq2gen.errors import InputError
 from seq2gen.evaluate.transfer import (TRAIN_DEFAULTS, Cell, _device, _load_cell, cell_hash, cell_result,
-                                      check_study_keys, read_study_config)
+                                      check_study_keys, read_study_config, resolved_preset)
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[2]
@@ -184,7 +184,8 @@ def cell_key(cfg: GueStudyConfig, cell: Cell) -> str:
                       single=cell_key(cfg, Cell(f"single:{cell.tasks[0]}", cell.seed, cell.tasks, cell.steps))
                       if cfg.cnn["budget"] == "time" else None)
     else:
-        shared.update(model=cfg.spec(variant), train=cfg.train_dict())
+        shared.update(model=cfg.spec(variant), train=cfg.train_dict(),
+                      preset=resolved_preset(cfg.spec(variant)["preset"]))
     if kind in ("world", "joint+world"):
         shared["world_pretrain"] = cfg.world_pretrain
     if cell.pretrain_steps:

@@ -181,9 +181,16 @@ def cell_key(cfg: TransferConfig, cell: Cell) -> str:
     """Hash of everything a cell's numbers depend on (seeds and loto_tasks only through the cell itself)."""
     shared = {k: getattr(cfg, k) for k in ("world", "data", "templates", "tasks", "zero_shot", "eval")}
     shared["train"] = cfg.train_dict()
+    shared["preset"] = resolved_preset(shared["train"]["model"])
     if cell.pretrain_steps:
         shared["pretrain"] = cfg.pretrain
     return cell_hash(shared, cell)
+
+
+def resolved_preset(preset) -> dict:
+    """A model preset's content (name, YAML path or dict): cached cells must not survive an edit of the preset."""
+    from seq2gen.model import load_preset
+    return load_preset(preset)
 
 
 def cell_hash(shared: dict, cell) -> str:
