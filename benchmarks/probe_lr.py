@@ -48,18 +48,18 @@ def main(argv=None) -> None:
 
     from seq2gen.data.collate import Seq2GenCollator
     from seq2gen.model import build_model
+    from seq2gen.train.sampler import curriculum_rows
     from seq2gen.vocab import Seq2GenTokenizer
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     tok = Seq2GenTokenizer.from_pretrained(f"{args.root}/tokenizer")
     ds = load_from_disk(f"{args.root}/datasets/{args.task}")
     train, test = ds["train"], ds["test"]
-    if args.tissue:
-        train, test = (d.filter(lambda r: f"<tissue:{args.tissue}>" in r["prompt"]) for d in (train, test))
+    if args.tissue:          # the trainer's own row selection (curriculum_rows), here for the whole run
+        train, test = (d.select(curriculum_rows({"t": d}, [args.tissue])["t"]) for d in (train, test))
     if args.test_rows:
         test = test.select(range(min(args.test_rows, len(test))))
-    first = (np.flatnonzero([f"<tissue:{args.first_tissue}>" in p for p in train["prompt"]])
-             if args.first_tissue else None)
+    first = curriculum_rows({"t": train}, [args.first_tissue])["t"] if args.first_tissue else None
     model = build_model(args.preset, tokenizer=tok)
     collate = Seq2GenCollator(tok.pad_token_id)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, args.beta2))

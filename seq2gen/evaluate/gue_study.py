@@ -184,8 +184,8 @@ def cell_key(cfg: GueStudyConfig, cell: Cell) -> str:
                       single=cell_key(cfg, Cell(f"single:{cell.tasks[0]}", cell.seed, cell.tasks, cell.steps))
                       if cfg.cnn["budget"] == "time" else None)
     else:
-        shared.update(model=cfg.spec(variant), train=cfg.train_dict(),
-                      preset=resolved_preset(cfg.spec(variant)["preset"]))
+        spec = cfg.spec(variant)
+        shared.update(model=spec, train=cfg.train_dict(), preset=resolved_preset(spec["preset"]))
     if kind in ("world", "joint+world"):
         shared["world_pretrain"] = cfg.world_pretrain
     if cell.pretrain_steps:
