@@ -108,14 +108,16 @@ def _untrained_twin(export: Path, out: Path) -> Path:
 
 
 def evaluation_table(trained: dict, untrained: dict) -> list[dict]:
-    """One row per task: headline metric, untrained and trained values, and whether training beat chance."""
-    from seq2gen.evaluate.run import headline
+    """One row per task: headline metric, the chance level (``chance_level``: 0.5 AUROC, 0 correlation, the best
+    constant annotation), the untrained twin and the trained model, and whether training beat both."""
+    from seq2gen.evaluate.run import chance_level, headline
     rows = []
     for task, res in trained.items():
         metric, value = headline(res)
         base = headline(untrained[task])[1] if task in untrained else float("nan")
-        rows.append({"task": task, "family": res["family"], "metric": metric, "untrained": base,
-                     "trained": value, "n": int(res["n"]), "better": bool(value > base)})
+        chance = chance_level(res)
+        rows.append({"task": task, "family": res["family"], "metric": metric, "chance": chance, "untrained": base,
+                     "trained": value, "n": int(res["n"]), "better": bool(value > max(base, chance))})
     return rows
 
 
@@ -130,11 +132,11 @@ def _evaluate(out: Path, export: Path, ds: dict, cfg: dict, console) -> list[dic
     rows = evaluation_table(trained, untrained)
     with atomic_write(out / "eval.json") as f:
         json.dump({"trained": trained, "untrained": untrained, "table": rows}, f, indent=1, default=float)
-    table = Table("task", "family", "metric", "untrained", "trained", "n", title=f"5 evaluation ({kw['split']} "
-                  "chromosome)")
+    table = Table("task", "family", "metric", "chance", "untrained", "trained", "n",
+                  title=f"5 evaluation ({kw['split']} chromosome; green: above chance and the untrained twin)")
     for r in rows:
         colour = "green" if r["better"] else "red"
-        table.add_row(r["task"], r["family"], r["metric"], f"{r['untrained']:.3f}",
+        table.add_row(r["task"], r["family"], r["metric"], f"{r['chance']:.3f}", f"{r['untrained']:.3f}",
                       f"[{colour}]{r['trained']:.3f}[/]", str(r["n"]))
     console.print(table)
     return rows
@@ -157,17 +159,30 @@ def _variants(out: Path, wdir: Path, export: Path, cfg: dict, console) -> dict:
     scores = out / "variant_scores.tsv"
     if scores.exists():
         scores.unlink()
-    write_scores(m, test_vcf, fasta, scores, tissue=tissue, progress=True)
+    zero_shot = trained_pretrain(export, m.registry)
+    write_scores(m, test_vcf, fasta, scores, tissue=tissue, progress=True,
+                 methods=("task", "zero_shot") if zero_shot else ("task",))
     import pandas as pd
     df = pd.read_csv(scores, sep="\t")
     truth = test[f"info_EFFECT_{tissue}"].to_numpy(float)
     res = {"tissue": tissue, "n": int(len(df)),
            "spearman_task": float(spearmanr(truth, df[f"effect_{tissue}"]).statistic),
            "spearman_zero_shot": float(spearmanr(truth, df["llr"]).statistic) if "llr" in df else float("nan")}
+    llr = (f"{res['spearman_zero_shot']:.3f} (zero-shot LLR)" if zero_shot
+           else "no zero-shot LLR (this run trained no span-corruption task)")
     console.print(f"[bold]6 variants[/]: {res['n']} test-chromosome SNVs in {tissue}: Spearman with the true effect "
-                  f"{res['spearman_task']:.3f} (variant task), {res['spearman_zero_shot']:.3f} (zero-shot LLR) → "
-                  f"{scores}")
+                  f"{res['spearman_task']:.3f} (variant task), {llr} → {scores}")
     return res
+
+
+def trained_pretrain(export: Path, registry) -> bool:
+    """Whether the run behind ``export`` trained a pre-training (span-corruption) task: only then is the zero-shot
+    LLR a score rather than the noise of an untrained head."""
+    tc = yaml.safe_load((Path(export) / "train_config.yaml").read_text()) or {}
+    names = {n for n, r in (tc.get("rates") or {}).items() if r}
+    if tc.get("pretrain_task") and tc.get("pretrain_steps"):
+        names.add(tc["pretrain_task"])
+    return any(n in registry and registry.get(n).family == "pretrain" for n in names)
 
 
 def _predictions(export: Path, ds: dict, cfg: dict, console) -> None:

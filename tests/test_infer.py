@@ -139,7 +139,8 @@ def test_value_decode_matches_manual_softmax(fx, m):
     assert pred.value.expected[0] == pytest.approx(expected, rel=1e-5)
     assert pred.value.argmax[0] == pytest.approx(q.centres[p.argmax()])
     assert pred.parsed == [int(p.argmax())]
-    # track: per-step distributions equal a teacher-forced pass over the greedy answer
+    # track: each answer token is the bin of that step's expected value (fed back to the next step), and the
+    # per-step distributions equal a teacher-forced pass over the answer
     row = fx["data"]["chromatin"]["test"][0]
     pred = m.predict(row["prompt"])
     q = m.quantizers["chromatin"]
@@ -150,6 +151,7 @@ def test_value_decode_matches_manual_softmax(fx, m):
     p = torch.softmax(logits[:, val_ids].double(), -1).numpy()
     np.testing.assert_allclose(pred.value.probs, p, rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(pred.value.expected, p @ q.centres, rtol=1e-4)
+    assert pred.parsed == [int(b) for b in q.encode(p @ q.centres)] and pred.finished
 
 
 def test_save_load_round_trip_identical(m, tmp_path, fx):

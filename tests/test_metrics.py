@@ -63,3 +63,8 @@ def test_annotation_f1_and_boundaries():
     assert out["boundary_rate"] == pytest.approx(4 / 6)  # 10 missed twice (exon end, intron start)
     assert M.annotation(truth, shifted, [40], labels, tolerance=2)["boundary_rate"] == 1.0
     assert M.annotation(truth, [[]], [40], labels)["per_base_f1"] == 0.0
+    # the best constant answer: intron everywhere → intron F1 2·20/(20+40), exon F1 0 → mean 1/3; the same value
+    # the metric gives that answer itself
+    assert same["per_base_f1_constant"] == pytest.approx(1 / 3)
+    all_intron = M.annotation(truth, [[("<intron>", 0, 40)]], [40], labels)
+    assert all_intron["per_base_f1"] == pytest.approx(same["per_base_f1_constant"])

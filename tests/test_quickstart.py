@@ -46,7 +46,10 @@ def test_every_stage_writes_its_outputs(run):
     scores = pd.read_csv(out / "variant_scores.tsv", sep="\t")
     test_vcf = [line for line in (out / "variants_test.vcf").read_text().splitlines() if not line.startswith("#")]
     assert len(scores) == len(test_vcf) == result["variants"]["n"] > 0
-    assert {"effect_liver", "llr"} <= set(scores.columns)
+    from seq2gen.infer import Seq2Gen
+    from seq2gen.quickstart import trained_pretrain
+    zero_shot = trained_pretrain(result["export"], Seq2Gen.from_pretrained(result["export"]).registry)
+    assert "effect_liver" in scores.columns and ("llr" in scores.columns) == zero_shot
     # step 8: the committed transfer report's headline (joint vs single per task), or None without one
     from seq2gen.quickstart import DEFAULT_CONFIG
     committed = DEFAULT_CONFIG.parents[1] / "docs/results/transfer_cpu/results.json"
@@ -73,3 +76,34 @@ def test_rerun_reuses_finished_stages(run, capsys):
     text = console.export_text()
     assert "1 world: reusing" in text and "4 training: reusing" in text
     assert weights.stat().st_mtime_ns == before
+
+
+def test_zero_shot_only_after_span_corruption(tmp_path):
+    """The quickstart reports the zero-shot LLR only when the run trained a pre-training task (mixture rate > 0 or
+    a pre-training stage): an untrained span-corruption head would print noise as a result."""
+    from seq2gen.quickstart import trained_pretrain
+    from seq2gen.tasks import TaskRegistry
+    reg = TaskRegistry.from_dir()
+    cases = [({"rates": {"promoter": 1.0, "span_corruption": 0.5}}, True),
+             ({"rates": {"promoter": 1.0, "span_corruption": 0.0}}, False),
+             ({"rates": {"promoter": 1.0}, "pretrain_task": "span_corruption", "pretrain_steps": 10}, True),
+             ({"rates": {"promoter": 1.0}, "pretrain_task": "span_corruption", "pretrain_steps": 0}, False)]
+    for cfg, expected in cases:
+        (tmp_path / "train_config.yaml").write_text(yaml.safe_dump(cfg))
+        assert trained_pretrain(tmp_path, reg) is expected, cfg
+
+
+def test_evaluation_table_needs_chance_and_twin_beaten():
+    """An annotation model answering the majority label everywhere is not above chance, however low the untrained
+    twin scored; a classifier must beat both AUROC 0.5 and its twin."""
+    from seq2gen.quickstart import evaluation_table
+    trained = {"annotate": {"family": "annotation", "per_base_f1": 0.40, "per_base_f1_constant": 0.40, "n": 9},
+               "promoter": {"family": "classification", "auroc": 0.66, "n": 9},
+               "tf_binding": {"family": "classification", "auroc": 0.56, "n": 9}}
+    untrained = {"annotate": {"family": "annotation", "per_base_f1": 0.10, "per_base_f1_constant": 0.40},
+                 "promoter": {"family": "classification", "auroc": 0.59},
+                 "tf_binding": {"family": "classification", "auroc": 0.58}}
+    rows = {r["task"]: r for r in evaluation_table(trained, untrained)}
+    assert rows["annotate"]["chance"] == 0.40 and not rows["annotate"]["better"]
+    assert rows["promoter"]["chance"] == 0.5 and rows["promoter"]["better"]
+    assert not rows["tf_binding"]["better"]          # above 0.5 but below its twin

@@ -75,7 +75,9 @@ def _mask(spans: list[Span], length: int, labels: list[str]) -> np.ndarray:
 
 def annotation(targets: list[list[Span]], predictions: list[list[Span]], lengths, labels: list[str],
                tolerance: int = 0) -> dict[str, float]:
-    """Per-base F1 per label (pooled over windows) and the rate of true span boundaries hit within ``tolerance``."""
+    """Per-base F1 per label (pooled over windows), the rate of true span boundaries hit within ``tolerance``, and
+    ``per_base_f1_constant``: the per-base F1 of the best constant answer (one label over every window), the level a
+    model that learnt only the label frequencies reaches."""
     tp = np.zeros(len(labels))
     fp = np.zeros(len(labels))
     fn = np.zeros(len(labels))
@@ -94,6 +96,10 @@ def annotation(targets: list[list[Span]], predictions: list[list[Span]], lengths
         f1 = 2 * tp / (2 * tp + fp + fn)
     out = {f"f1_{lab.strip('<>')}": float(v) for lab, v in zip(labels, f1)}
     out["per_base_f1"] = float(np.nanmean(f1)) if np.isfinite(f1).any() else float("nan")
+    truth, bases = tp + fn, float(np.sum(lengths))
+    constant = [np.nanmean(np.where(np.arange(len(labels)) == k, 2 * truth[k] / (truth[k] + bases),
+                                    np.where(truth > 0, 0.0, np.nan))) for k in range(len(labels))]
+    out["per_base_f1_constant"] = float(max(constant)) if labels and bases else float("nan")
     out["boundary_rate"] = float(hit / total) if total else float("nan")
     out["n"] = float(len(targets))
     return out

@@ -135,3 +135,11 @@ def headline(result: dict) -> tuple[str, float]:
     """(metric name, value) of one task's result."""
     key = HEADLINE[result["family"]]
     return key, float(result.get(key, float("nan")))
+
+
+def chance_level(result: dict) -> float:
+    """The headline metric of a model that knows nothing about the input: ``CHANCE``, or for annotation the best
+    constant answer's per-base F1 (an all-intron answer is not chance-level 0)."""
+    key = HEADLINE[result["family"]]
+    value = CHANCE.get(key)
+    return float(result.get(f"{key}_constant", float("nan")) if value is None else value)

@@ -46,6 +46,33 @@ def restricted_softmax(logits, token_ids: np.ndarray) -> np.ndarray:
     return torch.softmax(sub, dim=-1).cpu().numpy().astype(np.float64)
 
 
+def value_steps(model, rows, value_ids: np.ndarray, count: int, pad_id: int, start_id: int, pick) -> np.ndarray:
+    """Distributions over ``value_ids`` for a ``count``-token value answer (a track), ``(n, count, n_bins)``.
+
+    One encoder pass, then ``count`` cached decoder steps; each step feeds back the bin ``pick`` chooses from that
+    step's distribution (``pick``: (n, n_bins) probabilities → (n,) bin indices). Feeding back the bin of the
+    expected value, not the argmax, keeps later bins conditioned on the mean path: greedy feedback of the mode (a
+    low background bin on skewed signal) drags every later bin down to it.
+    """
+    import torch
+    ids, mask = pad_batch(rows, pad_id, model.device)
+    vid = torch.as_tensor(np.asarray(value_ids), device=model.device)
+    dec = torch.full((len(rows), 1), start_id, dtype=torch.long, device=model.device)
+    from transformers.modeling_outputs import Seq2SeqLMOutput
+    key = "cache" if "cache" in Seq2SeqLMOutput.__dataclass_fields__ else "past_key_values"   # renamed within 5.x
+    out_probs, past = [], None
+    with torch.inference_mode():
+        enc = model.get_encoder()(input_ids=ids, attention_mask=mask).last_hidden_state
+        for _ in range(count):
+            out = model(encoder_outputs=(enc,), attention_mask=mask, decoder_input_ids=dec, use_cache=True,
+                        **{key: past})
+            past = getattr(out, key)
+            probs = torch.softmax(out.logits[:, -1, vid].float(), dim=-1).cpu().numpy().astype(np.float64)
+            out_probs.append(probs)
+            dec = vid[torch.as_tensor(np.asarray(pick(probs), dtype=np.int64), device=model.device)][:, None]
+    return np.stack(out_probs, axis=1)
+
+
 def constrained_generate(model, rows, grammars: list[AnswerGrammar], max_new_tokens: int, pad_id: int,
                          keep_scores: bool = False):
     """Greedy decoding of one padded batch, each row constrained by its own grammar.

@@ -203,7 +203,8 @@ class Seq2Gen(TypedHelpers):
         """Answers for prompt strings (one string → one ``Prediction``, a list → a list), in input order.
 
         Choice and single-value answers come from one teacher-forced pass (probabilities over the allowed tokens);
-        longer answers from grammar-constrained greedy generation (tracks keep each step's value distribution).
+        tracks (several value tokens) from cached decoder steps that feed back each bin's expected value
+        (``engine.value_steps``); other answers from grammar-constrained greedy generation.
         """
         single = isinstance(prompts, str)
         rows, tasks = self.prepare([prompts] if single else list(prompts))
@@ -227,7 +228,8 @@ class Seq2Gen(TypedHelpers):
         bs = int(batch_size or self.batch_size)
         grammars = [self._row_grammar(t, r) for t, r in zip(tasks, rows)]
         one = [i for i, g in enumerate(grammars) if g.kind in ONE_STEP and g.max_tokens() == 2]
-        multi = [i for i, g in enumerate(grammars) if not (g.kind in ONE_STEP and g.max_tokens() == 2)]
+        track = [i for i, g in enumerate(grammars) if g.kind == "values" and g.count > 1]
+        multi = [i for i in range(len(rows)) if i not in set(one) | set(track)]
         out: list[Prediction | None] = [None] * len(rows)
         for batch in engine.length_batches([len(rows[i]) for i in one], bs):
             idx = [one[j] for j in batch]
@@ -242,13 +244,25 @@ class Seq2Gen(TypedHelpers):
                 probs = engine.restricted_softmax(logits[ks], allowed)
                 for k, p in zip(ks, probs):
                     out[idx[k]] = self._finish(tasks[idx[k]], g, [int(allowed[p.argmax()])], True, p[None])
+        for i in track + multi:
+            if max_new_tokens is not None and max_new_tokens < grammars[i].min_tokens():
+                raise InputError(f"max_new_tokens={max_new_tokens} is too small for task {tasks[i]} "
+                                 f"(its answers need ≥ {grammars[i].min_tokens()} tokens)")
+        for task in dict.fromkeys(tasks[i] for i in track):     # tracks: expected-value feedback (engine.value_steps)
+            sel = [i for i in track if tasks[i] == task]
+            g, q = grammars[sel[0]], self.quantizers.get(task)
+            if q is None:
+                raise InputError(f"task {task} has a values answer but no quantizer")
+            for batch in engine.length_batches([len(rows[i]) for i in sel], bs):
+                idx = [sel[j] for j in batch]
+                probs = engine.value_steps(self.model, [rows[i] for i in idx], g.values, g.count,
+                                           self.tokenizer.pad_id, self.start_id, expected_bin(q))
+                for k, i in enumerate(idx):
+                    toks = [int(g.values[b]) for b in expected_bin(q)(probs[k])]
+                    out[i] = self._finish(task, g, toks, True, probs[k])
         if multi:
             needed = max(self._budget(tasks[i], grammars[i], rows[i]) for i in multi)
             steps = max_new_tokens or needed
-            for i in multi:
-                if steps < grammars[i].min_tokens():
-                    raise InputError(f"max_new_tokens={steps} is too small for task {tasks[i]} "
-                                     f"(its answers need ≥ {grammars[i].min_tokens()} tokens)")
             for batch in engine.length_batches([len(rows[i]) for i in multi], bs):
                 idx = [multi[j] for j in batch]
                 gs = [grammars[i] for i in idx]
@@ -315,3 +329,8 @@ def _dtype(dtype):
     if str(dtype) not in table:
         raise InputError(f"unknown dtype {dtype!r}", hint=f"one of {', '.join(table)}")
     return table[str(dtype)]
+
+
+def expected_bin(q):
+    """``(…, n_bins)`` probabilities → the bin holding the expected value (what a track step feeds back)."""
+    return lambda p: q.encode(q.decode(p)[0])
