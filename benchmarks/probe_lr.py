@@ -41,6 +41,7 @@ def main(argv=None) -> None:
     ap.add_argument("--first-tissue", default=None, help="curriculum: this tissue's rows only for --first-steps")
     ap.add_argument("--first-steps", type=int, default=0)
     ap.add_argument("--test-rows", type=int, default=0, help="score the first N test rows (0: all)")
+    ap.add_argument("--stem-lr-mult", type=float, default=1.0, help="the stem's learning rate / --lr")
     ap.add_argument("--every", type=int, default=50, help="evaluate every N steps")
     args = ap.parse_args(argv)
     from datasets import load_from_disk
@@ -62,7 +63,10 @@ def main(argv=None) -> None:
     first = curriculum_rows({"t": train}, [args.first_tissue])["t"] if args.first_tissue else None
     model = build_model(args.preset, tokenizer=tok)
     collate = Seq2GenCollator(tok.pad_token_id)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, args.beta2))
+    stem = [p for n, p in model.named_parameters() if n.startswith("stem")]
+    rest = [p for n, p in model.named_parameters() if not n.startswith("stem")]
+    opt = torch.optim.AdamW([{"params": rest, "mult": 1.0}, {"params": stem, "mult": args.stem_lr_mult}],
+                            lr=args.lr, weight_decay=0.01, betas=(0.9, args.beta2))
     yes, no = tok.token_ids(["<yes>", "<no>"])
     truth = [a == "<yes>" for a in test["answer"]]
     rng = np.random.default_rng(0)
@@ -89,7 +93,7 @@ def main(argv=None) -> None:
         idx = rng.choice(pool, args.batch_size) if pool is not None else rng.integers(0, len(train), args.batch_size)
         b = batch(train[idx])
         for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, step / args.warmup)
+            g["lr"] = args.lr * g["mult"] * min(1.0, step / args.warmup)
         loss = model(**b).loss
         opt.zero_grad()
         loss.backward()
