@@ -173,6 +173,24 @@ def test_splice_sites_carry_gt_ag(worlds):
     assert n > 100
 
 
+def test_exons_are_gc_richer_than_introns(worlds):
+    """Exon bases are drawn at the manifest's exon_background (GC 0.52), introns at the background (GC 0.42)."""
+    d, m = worlds["a"]
+    genome, gtf = _genome(d), _gtf(d)
+    ex = gtf[gtf.feature == "exon"].sort_values(["gene_id", "start"])
+    exon, intron = [], []
+    for _, e in ex.groupby("gene_id"):
+        seq = genome[e.chrom.iat[0]]
+        exon += [seq[s - 1:t] for s, t in zip(e.start, e.end)]
+        intron += [seq[t:s - 1] for t, s in zip(e.end.to_numpy()[:-1], e.start.to_numpy()[1:])]
+
+    def gc(parts):
+        text = "".join(parts)
+        return (text.count("G") + text.count("C")) / len(text)
+    want = m["model"]["exon_background"]
+    assert abs(gc(exon) - (want[1] + want[2])) < 0.02 and abs(gc(intron) - 0.42) < 0.02
+
+
 def test_vcf_ref_matches_and_info_declared(worlds):
     d, m = worlds["a"]
     genome = _genome(d)
@@ -256,7 +274,8 @@ def test_variant_effects_are_f_alt_minus_f_ref(worlds):
     assert neutral.sum() > 20 and motif_hit.sum() > 50
     assert (eff[neutral] == 0).all() and (eff[enh] == 0).all()
     prom_hit = motif_hit & ~enh
-    assert (np.abs(eff[prom_hit]).max(1) > 1e-3).mean() > 0.9
+    # most hits move f (some hit a base whose alt scores alike, or a site too weak to count); ~200 hits per world
+    assert (np.abs(eff[prom_hit]).max(1) > 1e-3).mean() > 0.85
     assert np.median(np.abs(eff[prom_hit]).max(1)) > 0.2
     # recompute from the files alone: mutate the promoter and take the difference of f
     gtf = _gtf(d).query("feature == 'gene'").set_index("gene_id")

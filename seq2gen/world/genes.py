@@ -152,8 +152,9 @@ def _fill_gap(rng, lay: Layout, a: int, b: int, activators, repressors, spacing:
 
 
 def build_sequence(rng: np.random.Generator, lay: Layout, motifs: dict[str, Motif],
-                   background=(0.29, 0.21, 0.21, 0.29), repeat_divergence: float = 0.1):
-    """Global sequence codes (uint8) and soft-mask (bool): iid background, repeats, N runs, planted motifs."""
+                   background=(0.29, 0.21, 0.21, 0.29), repeat_divergence: float = 0.1, exon_background=None):
+    """Global sequence codes (uint8) and soft-mask (bool): iid background (``exon_background`` inside exons, as
+    real exons are GC-richer than introns), repeats, N runs, planted motifs."""
     total = int(sum(lay.lengths))
     cum = np.cumsum(background)[:3]
     codes = np.empty(total, dtype=np.uint8)
@@ -161,6 +162,10 @@ def build_sequence(rng: np.random.Generator, lay: Layout, motifs: dict[str, Moti
     for s in range(0, total, step):   # chunked to keep the float buffer small
         u = rng.random(min(step, total - s))
         codes[s:s + len(u)] = np.searchsorted(cum, u, side="right")
+    if exon_background is not None:
+        cum_ex = np.cumsum(exon_background)[:3]
+        for s, e in (x for g in lay.genes for x in g["exons"]):
+            codes[s:e] = np.searchsorted(cum_ex, rng.random(e - s), side="right")
     mask = np.zeros(total, dtype=bool)
     fams = [np.searchsorted(cum, rng.random(1200), side="right").astype(np.uint8) for _ in range(3)]
     for s, e, fam, strand in lay.repeats:
