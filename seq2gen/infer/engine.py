@@ -55,10 +55,10 @@ def value_steps(model, rows, value_ids: np.ndarray, count: int, pad_id: int, sta
     low background bin on skewed signal) drags every later bin down to it.
     """
     import torch
+    from transformers.modeling_outputs import Seq2SeqLMOutput
     ids, mask = pad_batch(rows, pad_id, model.device)
     vid = torch.as_tensor(np.asarray(value_ids), device=model.device)
     dec = torch.full((len(rows), 1), start_id, dtype=torch.long, device=model.device)
-    from transformers.modeling_outputs import Seq2SeqLMOutput
     key = "cache" if "cache" in Seq2SeqLMOutput.__dataclass_fields__ else "past_key_values"   # renamed within 5.x
     out_probs, past = [], None
     with torch.inference_mode():

@@ -229,7 +229,8 @@ class Seq2Gen(TypedHelpers):
         grammars = [self._row_grammar(t, r) for t, r in zip(tasks, rows)]
         one = [i for i, g in enumerate(grammars) if g.kind in ONE_STEP and g.max_tokens() == 2]
         track = [i for i, g in enumerate(grammars) if g.kind == "values" and g.count > 1]
-        multi = [i for i in range(len(rows)) if i not in set(one) | set(track)]
+        done = set(one) | set(track)
+        multi = [i for i in range(len(rows)) if i not in done]
         out: list[Prediction | None] = [None] * len(rows)
         for batch in engine.length_batches([len(rows[i]) for i in one], bs):
             idx = [one[j] for j in batch]
