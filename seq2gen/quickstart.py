@@ -159,30 +159,18 @@ def _variants(out: Path, wdir: Path, export: Path, cfg: dict, console) -> dict:
     scores = out / "variant_scores.tsv"
     if scores.exists():
         scores.unlink()
-    zero_shot = trained_pretrain(export, m.registry)
-    write_scores(m, test_vcf, fasta, scores, tissue=tissue, progress=True,
-                 methods=("task", "zero_shot") if zero_shot else ("task",))
+    write_scores(m, test_vcf, fasta, scores, tissue=tissue, progress=True)   # LLR only if span corruption trained
     import pandas as pd
     df = pd.read_csv(scores, sep="\t")
     truth = test[f"info_EFFECT_{tissue}"].to_numpy(float)
     res = {"tissue": tissue, "n": int(len(df)),
            "spearman_task": float(spearmanr(truth, df[f"effect_{tissue}"]).statistic),
            "spearman_zero_shot": float(spearmanr(truth, df["llr"]).statistic) if "llr" in df else float("nan")}
-    llr = (f"{res['spearman_zero_shot']:.3f} (zero-shot LLR)" if zero_shot
+    llr = (f"{res['spearman_zero_shot']:.3f} (zero-shot LLR)" if "llr" in df
            else "no zero-shot LLR (this run trained no span-corruption task)")
     console.print(f"[bold]6 variants[/]: {res['n']} test-chromosome SNVs in {tissue}: Spearman with the true effect "
                   f"{res['spearman_task']:.3f} (variant task), {llr} → {scores}")
     return res
-
-
-def trained_pretrain(export: Path, registry) -> bool:
-    """Whether the run behind ``export`` trained a pre-training (span-corruption) task: only then is the zero-shot
-    LLR a score rather than the noise of an untrained head."""
-    tc = yaml.safe_load((Path(export) / "train_config.yaml").read_text()) or {}
-    names = {n for n, r in (tc.get("rates") or {}).items() if r}
-    if tc.get("pretrain_task") and tc.get("pretrain_steps"):
-        names.add(tc["pretrain_task"])
-    return any(n in registry and registry.get(n).family == "pretrain" for n in names)
 
 
 def _predictions(export: Path, ds: dict, cfg: dict, console) -> None:

@@ -135,7 +135,8 @@ def create_app(model_or_dir, max_length: int = 8192, max_batch: int = 64, fasta=
               response_class=Response)
     def score_vcf(file: UploadFile = File(..., description="VCF (plain text)"),
                   tissue: Optional[str] = Form(None, description="Tissue, or empty for all trained tissues"),
-                  methods: str = Form("task,zero_shot", description="Comma-separated: task, zero_shot")):
+                  methods: str = Form("", description="Comma-separated: task, zero_shot (empty: task, plus zero_shot if the "
+                                                      "model trained span corruption)")):
         if model.fasta is None:
             raise HTTPException(409, "this server was started without a reference genome: restart it with "
                                      "fasta=… (seq2gen serve --fasta FILE)")
@@ -156,7 +157,7 @@ def create_app(model_or_dir, max_length: int = 8192, max_batch: int = 64, fasta=
                                              "`seq2gen score-vcf`")
                 with lock:
                     df = model.score_vcf(path, model.fasta, tissue or None,
-                                         methods=tuple(x.strip() for x in methods.split(",") if x.strip()))
+                                         methods=tuple(x.strip() for x in methods.split(",") if x.strip()) or None)
             except InputError as exc:
                 raise HTTPException(422, str(exc).replace(str(path), name)) from None
         return Response(df.to_csv(sep="\t", index=False, float_format="%.6g", lineterminator="\n"),

@@ -47,8 +47,8 @@ def test_every_stage_writes_its_outputs(run):
     test_vcf = [line for line in (out / "variants_test.vcf").read_text().splitlines() if not line.startswith("#")]
     assert len(scores) == len(test_vcf) == result["variants"]["n"] > 0
     from seq2gen.infer import Seq2Gen
-    from seq2gen.quickstart import trained_pretrain
-    zero_shot = trained_pretrain(result["export"], Seq2Gen.from_pretrained(result["export"]).registry)
+    from seq2gen.infer.variants import trained_pretrain
+    zero_shot = trained_pretrain(Seq2Gen.from_pretrained(result["export"]))
     assert "effect_liver" in scores.columns and ("llr" in scores.columns) == zero_shot
     # step 8: the committed transfer report's headline (joint vs single per task), or None without one
     from seq2gen.quickstart import DEFAULT_CONFIG
@@ -79,18 +79,25 @@ def test_rerun_reuses_finished_stages(run, capsys):
 
 
 def test_zero_shot_only_after_span_corruption(tmp_path):
-    """The quickstart reports the zero-shot LLR only when the run trained a pre-training task (mixture rate > 0 or
-    a pre-training stage): an untrained span-corruption head would print noise as a result."""
-    from seq2gen.quickstart import trained_pretrain
+    """Variant scoring adds the zero-shot LLR by default only when the model trained a pre-training task (mixture
+    rate > 0 or a pre-training stage): an untrained span-corruption head would return noise as a score. Without a
+    train_config.yaml (unknown history) a model with the task gets it."""
+    from types import SimpleNamespace
+
+    from seq2gen.infer.variants import _methods, trained_pretrain
     from seq2gen.tasks import TaskRegistry
     reg = TaskRegistry.from_dir()
+    m = SimpleNamespace(registry=reg, source=str(tmp_path))
+    assert trained_pretrain(m) and _methods(m, None, "variant_effect") == ("task", "zero_shot")
     cases = [({"rates": {"promoter": 1.0, "span_corruption": 0.5}}, True),
              ({"rates": {"promoter": 1.0, "span_corruption": 0.0}}, False),
              ({"rates": {"promoter": 1.0}, "pretrain_task": "span_corruption", "pretrain_steps": 10}, True),
              ({"rates": {"promoter": 1.0}, "pretrain_task": "span_corruption", "pretrain_steps": 0}, False)]
     for cfg, expected in cases:
         (tmp_path / "train_config.yaml").write_text(yaml.safe_dump(cfg))
-        assert trained_pretrain(tmp_path, reg) is expected, cfg
+        assert trained_pretrain(m) is expected, cfg
+        assert _methods(m, None, "variant_effect") == (("task", "zero_shot") if expected else ("task",))
+        assert _methods(m, ("zero_shot",), "variant_effect") == ("zero_shot",)      # asked for explicitly: allowed
 
 
 def test_evaluation_table_needs_chance_and_twin_beaten():

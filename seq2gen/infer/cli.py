@@ -119,7 +119,8 @@ def score_vcf_cmd(
     out: Path = typer.Option(..., "--out", help="Output TSV (written as OUT.partial, renamed when complete)."),
     tissue: Optional[List[str]] = typer.Option(None, "--tissue", help="Tissue(s) for the task score "
                                                "(repeat the option); default: every trained tissue."),
-    method: List[str] = typer.Option(["task", "zero_shot"], "--method", help="task and/or zero_shot (repeat)."),
+    method: Optional[List[str]] = typer.Option(None, "--method", help="task and/or zero_shot (repeat); default: "
+                                               "task, plus zero_shot if the model trained span corruption."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run (no duplicate rows)."),
     chunk_size: int = typer.Option(2048, help="VCF records read and scored at a time (bounded memory)."),
     batch_size: int = typer.Option(64, help="Prompts per forward pass."),
@@ -131,7 +132,7 @@ def score_vcf_cmd(
     from seq2gen.infer.variants import write_scores
     try:
         m = _load(model, device, dtype, batch_size)
-        res = write_scores(m, vcf, fasta, out, tissue=list(tissue) if tissue else None, methods=tuple(method),
+        res = write_scores(m, vcf, fasta, out, tissue=list(tissue) if tissue else None, methods=tuple(method) if method else None,
                            chunk_size=chunk_size, batch_size=batch_size, resume=resume, progress=progress)
     except InputError as exc:
         _fail(exc)

@@ -182,7 +182,30 @@ def _score_columns(tissues, methods) -> list[str]:
     return cols + (["llr"] if "zero_shot" in methods else [])
 
 
+def trained_pretrain(m) -> bool:
+    """Whether model ``m`` was trained on a pre-training (span-corruption) task, read from the ``train_config.yaml``
+    next to its weights (mixture rate > 0 or a pre-training stage). Without that file (e.g. a ``save_pretrained``
+    copy) the answer is "yes" when the model has such a task at all."""
+    import yaml
+    pretrain = {t.name for t in m.registry if t.family == "pretrain"}
+    cfg = Path(m.source) / "train_config.yaml" if getattr(m, "source", None) else None
+    if not pretrain or cfg is None or not cfg.is_file():
+        return bool(pretrain)
+    tc = yaml.safe_load(cfg.read_text()) or {}
+    names = {n for n, r in (tc.get("rates") or {}).items() if r}
+    if tc.get("pretrain_task") and tc.get("pretrain_steps"):
+        names.add(tc["pretrain_task"])
+    return bool(names & pretrain)
+
+
 def _methods(m, methods, task) -> tuple[str, ...]:
+    """Validated methods; ``None``: the variant task if the model has it, plus the zero-shot LLR only if its span-
+    corruption head was trained (an untrained one would return noise that looks like a score)."""
+    if methods is None:
+        methods = tuple(x for x in METHODS if (task in m.registry if x == "task" else trained_pretrain(m)))
+        if not methods:
+            raise InputError(f"the model has neither a {task!r} task nor a trained span-corruption task to score "
+                             "variants with")
     methods = (methods,) if isinstance(methods, str) else tuple(methods)
     bad = [x for x in methods if x not in METHODS]
     if bad or not methods:
@@ -253,7 +276,7 @@ def iter_vcf_chunks(vcf, fasta, chunk_size: int = 2048, skip: int = 0):
             yield done, flush()
 
 
-def score_vcf(m, vcf, fasta, tissue=None, methods=METHODS, task: str = "variant_effect", chunk_size: int = 2048,
+def score_vcf(m, vcf, fasta, tissue=None, methods=None, task: str = "variant_effect", chunk_size: int = 2048,
               batch_size=None) -> pd.DataFrame:
     """One row per VCF record, in file order (``tissue``: a name, a list, or None/"all" for the trained ones)."""
     methods = _methods(m, methods, task)
@@ -300,7 +323,7 @@ def _text_lines(vcf):
                          hint="check the file with `gzip -t`") from None
 
 
-def write_scores(m, vcf, fasta, out, tissue=None, methods=METHODS, task: str = "variant_effect",
+def write_scores(m, vcf, fasta, out, tissue=None, methods=None, task: str = "variant_effect",
                  chunk_size: int = 2048, batch_size=None, resume: bool = False, progress: bool = False) -> dict:
     """Stream scores into ``out`` (TSV). Rows go to ``OUT.partial`` with a checkpoint ``OUT.partial.json``
     (records consumed, bytes written) after each chunk; the finished file is renamed to ``out``.
