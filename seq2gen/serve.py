@@ -135,8 +135,8 @@ def create_app(model_or_dir, max_length: int = 8192, max_batch: int = 64, fasta=
               response_class=Response)
     def score_vcf(file: UploadFile = File(..., description="VCF (plain text)"),
                   tissue: Optional[str] = Form(None, description="Tissue, or empty for all trained tissues"),
-                  methods: str = Form("", description="Comma-separated: task, zero_shot (empty: task, plus zero_shot if the "
-                                                      "model trained span corruption)")):
+                  methods: str = Form("", description="Comma-separated: task, zero_shot (empty: task, plus "
+                                                      "zero_shot if the model trained span corruption)")):
         if model.fasta is None:
             raise HTTPException(409, "this server was started without a reference genome: restart it with "
                                      "fasta=… (seq2gen serve --fasta FILE)")

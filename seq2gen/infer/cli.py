@@ -132,8 +132,9 @@ def score_vcf_cmd(
     from seq2gen.infer.variants import write_scores
     try:
         m = _load(model, device, dtype, batch_size)
-        res = write_scores(m, vcf, fasta, out, tissue=list(tissue) if tissue else None, methods=tuple(method) if method else None,
-                           chunk_size=chunk_size, batch_size=batch_size, resume=resume, progress=progress)
+        res = write_scores(m, vcf, fasta, out, tissue=list(tissue) if tissue else None,
+                           methods=tuple(method) if method else None, chunk_size=chunk_size, batch_size=batch_size,
+                           resume=resume, progress=progress)
     except InputError as exc:
         _fail(exc)
     if res["rows"] is None:

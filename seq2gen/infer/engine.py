@@ -46,8 +46,9 @@ def restricted_softmax(logits, token_ids: np.ndarray) -> np.ndarray:
     return torch.softmax(sub, dim=-1).cpu().numpy().astype(np.float64)
 
 
-def value_steps(model, rows, value_ids: np.ndarray, count: int, pad_id: int, start_id: int, pick) -> np.ndarray:
-    """Distributions over ``value_ids`` for a ``count``-token value answer (a track), ``(n, count, n_bins)``.
+def value_steps(model, rows, value_ids: np.ndarray, count: int, pad_id: int, start_id: int, pick):
+    """A ``count``-token value answer (a track): the distributions over ``value_ids``, ``(n, count, n_bins)``, and
+    the bins fed back, ``(n, count)`` (the answer).
 
     One encoder pass, then ``count`` cached decoder steps; each step feeds back the bin ``pick`` chooses from that
     step's distribution (``pick``: (n, n_bins) probabilities → (n,) bin indices). Feeding back the bin of the
@@ -60,7 +61,7 @@ def value_steps(model, rows, value_ids: np.ndarray, count: int, pad_id: int, sta
     vid = torch.as_tensor(np.asarray(value_ids), device=model.device)
     dec = torch.full((len(rows), 1), start_id, dtype=torch.long, device=model.device)
     key = "cache" if "cache" in Seq2SeqLMOutput.__dataclass_fields__ else "past_key_values"   # renamed within 5.x
-    out_probs, past = [], None
+    out_probs, picks, past = [], [], None
     with torch.inference_mode():
         enc = model.get_encoder()(input_ids=ids, attention_mask=mask).last_hidden_state
         for _ in range(count):
@@ -69,8 +70,9 @@ def value_steps(model, rows, value_ids: np.ndarray, count: int, pad_id: int, sta
             past = getattr(out, key)
             probs = torch.softmax(out.logits[:, -1, vid].float(), dim=-1).cpu().numpy().astype(np.float64)
             out_probs.append(probs)
-            dec = vid[torch.as_tensor(np.asarray(pick(probs), dtype=np.int64), device=model.device)][:, None]
-    return np.stack(out_probs, axis=1)
+            picks.append(np.asarray(pick(probs), dtype=np.int64))
+            dec = vid[torch.as_tensor(picks[-1], device=model.device)][:, None]
+    return np.stack(out_probs, axis=1), np.stack(picks, axis=1)
 
 
 def constrained_generate(model, rows, grammars: list[AnswerGrammar], max_new_tokens: int, pad_id: int,

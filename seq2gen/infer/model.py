@@ -256,11 +256,10 @@ class Seq2Gen(TypedHelpers):
                 raise InputError(f"task {task} has a values answer but no quantizer")
             for batch in engine.length_batches([len(rows[i]) for i in sel], bs):
                 idx = [sel[j] for j in batch]
-                probs = engine.value_steps(self.model, [rows[i] for i in idx], g.values, g.count,
-                                           self.tokenizer.pad_id, self.start_id, expected_bin(q))
+                probs, bins = engine.value_steps(self.model, [rows[i] for i in idx], g.values, g.count,
+                                                 self.tokenizer.pad_id, self.start_id, expected_bin(q))
                 for k, i in enumerate(idx):
-                    toks = [int(g.values[b]) for b in expected_bin(q)(probs[k])]
-                    out[i] = self._finish(task, g, toks, True, probs[k])
+                    out[i] = self._finish(task, g, [int(g.values[b]) for b in bins[k]], True, probs[k])
         if multi:
             needed = max(self._budget(tasks[i], grammars[i], rows[i]) for i in multi)
             steps = max_new_tokens or needed
