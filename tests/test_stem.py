@@ -126,12 +126,51 @@ def test_save_load_roundtrip(preset, tokenizer, tmp_path):
     assert torch.equal(first_logits(back, ids, mask), first_logits(m, ids, mask))
 
 
+def channels_first(stem, codes, lengths):
+    """The stem's formula (docs/model.md) written plainly with its Conv1d / max-pool modules, channels first."""
+    import torch.nn.functional as F
+    keep = (torch.arange(codes.shape[1]) < lengths[:, None]).unsqueeze(1)
+    x = F.gelu(stem.embed(F.one_hot(codes, 6)[..., :5].float().transpose(1, 2))) * keep
+    n = lengths
+    for down, norm, conv, p in zip(stem.downs, stem.norms, stem.convs, stem.pools):
+        if p > 1:
+            n = -(-n // p)
+            keep = (torch.arange(x.shape[-1] // p) < n[:, None]).unsqueeze(1)
+            x = (down(x) + (F.max_pool1d(x, p) if stem.max_pool else 0)) * keep
+        x = (x + conv(F.gelu(norm(x.transpose(1, 2)).transpose(1, 2)) * keep)) * keep
+    return stem.out_norm(stem.proj(x.transpose(1, 2))) + stem.offset_proj(stem.offset_features(x.shape[-1]))
+
+
+@pytest.mark.parametrize("preset", ["tiny_conv", "mini_conv", "long_conv"])
+def test_channels_last_stem_equals_conv_modules(preset, tokenizer):
+    """The stem computes channels-last with matrix products (faster); outputs and every parameter gradient equal
+    the plain Conv1d formula, for each preset's pool schedule, with runs of mixed lengths."""
+    torch.manual_seed(0)
+    stem = build_model(preset, tokenizer=tokenizer).stem
+    for prm in stem.parameters():                          # non-zero everywhere (offset_proj starts at zero)
+        torch.nn.init.normal_(prm, std=0.2)
+    P = stem.pool
+    codes = torch.randint(0, 5, (3, 6 * P))
+    lengths = torch.tensor([6 * P, 3 * P + 1, 1])
+    codes[torch.arange(6 * P)[None] >= lengths[:, None]] = 5
+    grads = []
+    for fn in (stem, lambda c, n: channels_first(stem, c, n)):
+        stem.zero_grad()
+        out = fn(codes, lengths)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        grads.append((out.detach(), {k: v.grad.clone() for k, v in stem.named_parameters()}))
+    (fast, g_fast), (ref, g_ref) = grads
+    assert fast.shape == (3, 6, stem.proj.out_features)
+    assert torch.allclose(fast, ref, atol=1e-5)
+    for k in g_ref:
+        assert torch.allclose(g_fast[k], g_ref[k], atol=1e-4, rtol=1e-4), k
+
+
 def test_downsample_modes_and_old_configs(tokenizer, tmp_path):
     """max_conv = the stride-p conv plus a max-pool of the same window; a config.json saved before the option existed
     (no stem_downsample key) loads as conv, with the same weights and logits as when it was saved."""
     import json
 
-    import torch.nn.functional as F
     from transformers import AutoModelForSeq2SeqLM
     small = {"d_model": 32, "d_ff": 64, "num_layers": 1, "num_decoder_layers": 1, "num_heads": 2, "d_kv": 16,
              "stem_channels": 16, "stem_kernel": 5, "stem_pool": 4, "stem_blocks": 1}
@@ -141,16 +180,9 @@ def test_downsample_modes_and_old_configs(tokenizer, tmp_path):
     codes = torch.randint(0, 4, (2, 12))
     lengths = torch.tensor([12, 7])
 
-    def by_hand(stem, with_max):                  # one block, pool 4: the formula of docs/model.md
-        keep = (torch.arange(12) < lengths[:, None]).unsqueeze(1)
-        x = F.gelu(stem.embed(F.one_hot(codes, 6)[..., :5].float().transpose(1, 2))) * keep
-        keep = (torch.arange(3) < (-(-lengths // 4))[:, None]).unsqueeze(1)
-        x = (stem.downs[0](x) + (F.max_pool1d(x, 4) if with_max else 0)) * keep
-        x = (x + stem.convs[0](F.gelu(stem.norms[0](x.transpose(1, 2)).transpose(1, 2)) * keep)) * keep
-        return stem.out_norm(stem.proj(x.transpose(1, 2))) + stem.offset_proj(stem.offset_features(3))
     with torch.no_grad():
-        assert torch.allclose(mx.stem(codes, lengths), by_hand(mx.stem, True), atol=1e-6)
-        assert torch.allclose(cv.stem(codes, lengths), by_hand(cv.stem, False), atol=1e-6)
+        assert torch.allclose(mx.stem(codes, lengths), channels_first(mx.stem, codes, lengths), atol=1e-6)
+        assert torch.allclose(cv.stem(codes, lengths), channels_first(cv.stem, codes, lengths), atol=1e-6)
         assert not torch.allclose(mx.stem(codes, lengths), cv.stem(codes, lengths))
     cv.save_pretrained(tmp_path)
     cfg = json.loads((tmp_path / "config.json").read_text())

@@ -146,21 +146,37 @@ class ConvStem(nn.Module):
 
     def forward(self, codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``codes`` (R, W) in 0..4 (A C G T N), ``PAD_CODE`` past each run's ``lengths``; W a multiple of
-        ``pool`` → (R, W / pool, d_model). Padding is re-zeroed after every layer so a run never sees it."""
+        ``pool`` → (R, W / pool, d_model). Padding is re-zeroed after every layer so a run never sees it.
+
+        Computed channels-last: the first conv (one-hot input) and every downsampling conv (kernel = stride: a
+        linear map of each window) are matrix products, the max-pool and LayerNorm need no transposes; only the
+        residual k-wide convs run as ``conv1d``. Same parameters and outputs as the Conv1d modules (tested); 27 %
+        less stem time per training step than the channels-first version at 500 bp (docs/model.md)."""
+        R, W = codes.shape
+        pad = self.kernel // 2
+
         def valid(n, width):
-            return (torch.arange(width, device=codes.device) < n[:, None]).unsqueeze(1)
-        x = F.one_hot(codes, PAD_CODE + 1)[..., :PAD_CODE].to(self.embed.weight.dtype).transpose(1, 2)
+            return (torch.arange(width, device=codes.device) < n[:, None]).unsqueeze(-1)
+
+        def conv_weight(conv, order):   # (C_out, C_in, k) → (C_out, C_in·k) ("ck") or (C_out, k·C_in) ("kc")
+            w = conv.weight if order == "ck" else conv.weight.transpose(1, 2)
+            return w.reshape(w.shape[0], -1)
+
+        one_hot = F.one_hot(codes, PAD_CODE + 1)[..., :PAD_CODE].to(self.embed.weight.dtype)       # (R, W, 5)
+        windows = F.pad(one_hot, (0, 0, pad, pad)).unfold(1, self.kernel, 1).reshape(R, W, -1)
         n = lengths
-        keep = valid(n, x.shape[-1])
-        x = F.gelu(self.embed(x)) * keep
+        keep = valid(n, W)
+        x = F.gelu(F.linear(windows, conv_weight(self.embed, "ck"), self.embed.bias)) * keep        # (R, W, C)
         for down, norm, conv, p in zip(self.downs, self.norms, self.convs, self.pools):
             if p > 1:
-                n = -(-n // p)
-                keep = valid(n, x.shape[-1] // p)
-                x = (down(x) + F.max_pool1d(x, p) if self.max_pool else down(x)) * keep
-            h = F.gelu(norm(x.transpose(1, 2)).transpose(1, 2)) * keep
-            x = (x + conv(h)) * keep
-        return self.out_norm(self.proj(x.transpose(1, 2))) + self.offset_proj(self.offset_features(x.shape[-1]))
+                n, width = -(-n // p), x.shape[1] // p
+                keep = valid(n, width)
+                win = x.view(R, width, p, x.shape[2])
+                y = F.linear(win.reshape(R, width, -1), conv_weight(down, "kc"), down.bias)
+                x = (y + win.amax(2) if self.max_pool else y) * keep
+            h = F.gelu(norm(x)) * keep
+            x = (x + conv(h.transpose(1, 2)).transpose(1, 2)) * keep
+        return self.out_norm(self.proj(x)) + self.offset_proj(self.offset_features(x.shape[1]))
 
     def offset_features(self, n: int) -> torch.Tensor:
         """Sinusoids of each pooled vector's first base in its run (wavelengths 16 bp … 1 Mb), (n, 2F): T5 has only
