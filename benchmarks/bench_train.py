@@ -26,8 +26,11 @@ encoder: ``S·(8·d·hk + 2·m·d·d_ff) + 4·S²·hk`` per layer (QKVO projecti
 + ``S·4·d·hk`` (K, V of the encoder states, recomputed in every decoder layer) + ``4·T·S·hk``, FFN ``T·2·m·d·d_ff``;
 LM head ``2·T·d·V``. S/T = encoder/decoder tokens of a row, hk = heads × d_kv. ``mfu_useful`` counts each row's
 real lengths (work that would remain with no padding); ``mfu_padded`` counts the padded batch shape (work the CPU
-actually did). The usual ``6·N·tokens`` estimate (N = non-embedding parameters) is reported too for comparison; it
-ignores attention scores, the LM head and that the decoder's cross-attention K/V run over the encoder tokens.
+actually did). With a conv stem (``*_conv`` presets) S is the pooled encoder length and the stem's convolutions
+are added (``stem_flops``); tests/test_benchmarks.py checks both counts against torch's FLOP counter. The usual
+``6·N·positions`` estimate (N = non-embedding parameters, positions = encoder positions + answer tokens) is reported
+too for comparison; it ignores attention scores, the LM head and that the decoder's cross-attention K/V run over the
+encoder positions.
 """
 from __future__ import annotations
 
@@ -57,13 +60,43 @@ def forward_flops(cfg, S: int, T: int) -> float:
     return float(enc + dec + 2 * T * d * V)
 
 
-def train_flops(cfg, batch) -> dict:
-    enc = batch["attention_mask"].sum(1).tolist()
+def stem_flops(cfg, bases: int) -> float:
+    """Forward FLOPs of the conv stem on one run of ``bases`` bases: the base-resolution conv, per block a
+    downsampling conv (stride p) and a residual conv at the pooled resolution, then the linear and offset maps to
+    d_model at ``stem_pool``. (Norms, GELU, max-pool: elementwise, not counted.)"""
+    from seq2gen.model.stem import NUCLEOTIDES, OFFSET_FREQS, pool_schedule
+    C, k = cfg.stem_channels, cfg.stem_kernel
+    flops, res = 2 * len(NUCLEOTIDES) * C * k * bases, 1
+    for p in pool_schedule(cfg.stem_pool, cfg.stem_blocks):
+        res *= p
+        n = -(-bases // res)
+        flops += (2 * C * C * p if p > 1 else 0) * n + 2 * C * C * k * n
+    return float(flops + 2 * (C + 2 * OFFSET_FREQS) * cfg.d_model * -(-bases // cfg.stem_pool))
+
+
+def train_flops(cfg, batch, model=None) -> dict:
+    """Model FLOPs of one training step on ``batch``; ``tokens`` = non-pad input + label tokens (as in
+    metrics.jsonl), ``positions`` = encoder positions + label tokens (what ``6·N`` multiplies). With a conv stem
+    (``model.stem``) the encoder sees the pooled positions (its own mask) and each row's bases cost ``stem_flops``,
+    counted as one run per row (padded: the longest row's bases for every row)."""
+    tokens = batch["attention_mask"].sum(1).tolist()
     dec = (batch["labels"] != -100).sum(1).tolist()
-    S, T = batch["input_ids"].shape[1], batch["labels"].shape[1]
-    useful = 3 * sum(forward_flops(cfg, s, t) for s, t in zip(enc, dec))
-    padded = 3 * len(enc) * forward_flops(cfg, S, T)
-    return {"useful": useful, "padded": padded, "tokens": sum(enc) + sum(dec), "padded_tokens": len(enc) * (S + T)}
+    L, T = batch["input_ids"].shape[1], batch["labels"].shape[1]
+    enc, S, stem_useful, stem_padded = tokens, L, 0.0, 0.0
+    stem = getattr(model, "stem", None)
+    if stem is not None:
+        import torch
+        with torch.no_grad():
+            mask = stem.encoder_inputs(batch["input_ids"], batch["attention_mask"], model.shared)[1]
+        lut = stem._lut(batch["input_ids"].device, model.shared.num_embeddings)
+        bases = ((lut[batch["input_ids"]] >= 0) & batch["attention_mask"].bool()).sum(1).tolist()
+        enc, S = mask.sum(1).tolist(), mask.shape[1]
+        stem_useful = sum(stem_flops(cfg, n) for n in bases)
+        stem_padded = len(bases) * stem_flops(cfg, max(bases))
+    useful = 3 * (sum(forward_flops(cfg, s, t) for s, t in zip(enc, dec)) + stem_useful)
+    padded = 3 * (len(enc) * forward_flops(cfg, S, T) + stem_padded)
+    return {"useful": useful, "padded": padded, "tokens": sum(tokens) + sum(dec), "positions": sum(enc) + sum(dec),
+            "padded_tokens": len(enc) * (L + T)}
 
 
 def non_embedding_params(model) -> int:
@@ -192,7 +225,8 @@ def run_preset(preset, arms, data, tok, args, peak):
         parts[a.name].append(ph)
         losses[a.name].append(loss)
     print(f"# {preset}: done", flush=True)
-    fl = [train_flops(cfg, b) for b in batches[args.warmup:]]
+    fl = [train_flops(cfg, b, built[0].model if hasattr(built[0], "model") else built[0].engine.module)
+          for b in batches[args.warmup:]]
     tokens = bu.median([f["tokens"] for f in fl])
     out = []
     for a in built:
@@ -203,7 +237,7 @@ def run_preset(preset, arms, data, tok, args, peak):
         # per-round MFU (each round has its own batch shape), then the median
         mfu_u = bu.median([f["useful"] / s / (peak * 1e9) for f, s in zip(fl, t)])
         mfu_p = bu.median([f["padded"] / s / (peak * 1e9) for f, s in zip(fl, t)])
-        six_n = bu.median([6 * n_nonemb * f["tokens"] / s / (peak * 1e9) for f, s in zip(fl, t)])
+        six_n = bu.median([6 * n_nonemb * f["positions"] / s / (peak * 1e9) for f, s in zip(fl, t)])
         row = {"preset": preset, "arm": a.name, "params": n_params, "params_non_embedding": n_nonemb,
                "micro_batch": args.micro, "rounds": args.rounds,
                "s_per_step": med, "s_per_step_all": t,
