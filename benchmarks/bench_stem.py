@@ -15,12 +15,15 @@ Run:  python benchmarks/bench_stem.py [--budget 300] [--body small]   → benchm
 
 The seq2gen arms use a plain torch loop (AdamW, warm-up then linear decay over the elapsed budget, like the CNN's
 schedule): this measures the architecture, not DeepSpeed. Budgets count everything inside an arm (tokenising, model
-build, training; the CNN also validates inside its budget and keeps its best-validation weights); test scoring is
-outside. 1 torch thread by default. On a shared machine the arms see different load: compare with care, say so.
+build, training, validation); test scoring is outside. Every arm, the CNN included, validates on the same
+``--n-val`` rows about 12 times inside its budget and keeps its best-validation-AUROC weights (small tasks such as
+EMP_H3 are over-fitted within 5 minutes); examples/s counts training time only. 1 torch thread by default. On a
+shared machine the arms see different load: compare with care, say so.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import json
 import os
@@ -37,17 +40,19 @@ import torch
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def conv_stem() -> dict:
-    """The conv arm's stem parameters: small_conv's."""
-    from seq2gen.model import load_preset
-    return {k: v for k, v in load_preset("small_conv")["config"].items() if k.startswith("stem_")}
+def conv_stem(body: str) -> dict:
+    """The conv arm's stem parameters: those of the body's own conv preset (``mini`` → ``mini_conv``, the
+    quickstart's model), else small_conv's."""
+    from seq2gen.model import list_presets, load_preset
+    preset = f"{body}_conv" if f"{body}_conv" in list_presets() else "small_conv"
+    return {k: v for k, v in load_preset(preset)["config"].items() if k.startswith("stem_")}
 
 
 def arm_preset(arm: str, body: str) -> dict:
     """The body preset with the arm's stem (body ``small``: = small / small_kmer / small_conv)."""
     from seq2gen.model import load_preset
     p = load_preset(body)
-    return {**p, "stem": arm, "config": {**p["config"], **(conv_stem() if arm == "conv" else {})}}
+    return {**p, "stem": arm, "config": {**p["config"], **(conv_stem(body) if arm == "conv" else {})}}
 
 
 def machine() -> dict:
@@ -66,13 +71,32 @@ def encode(tok, df):
 
 
 def fit(model, tok, rows, labels, budget: float, t0: float, batch_size: int, lr: float, seed: int, log,
-        name: str) -> dict:
+        name: str, val=None) -> dict:
     """Plain torch loop until ``budget`` seconds after ``t0``: AdamW, 50-step warm-up, linear decay to 10 % over
-    the elapsed budget, clipping at 1."""
+    the elapsed budget, clipping at 1. With ``val = (rows, labels 0/1)`` it validates like the CNN baseline (about 12
+    times over the budget and at the end, inside the budget) and returns the best-AUROC weights."""
+    from sklearn.metrics import roc_auc_score
+
     from seq2gen.infer.engine import pad_batch
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     rng = np.random.default_rng(seed)
     order, pos, step, seen, losses = rng.permutation(len(rows)), 0, 0, 0, []
+    best = {"auroc": -1.0, "step": 0, "state": None}
+    eval_s, last_eval = 0.0, time.perf_counter()
+
+    def validate():
+        nonlocal eval_s, last_eval
+        te = time.perf_counter()
+        model.eval()
+        yes = first_token_probs(model, tok, val[0], tok.token_ids(["<yes>", "<no>"]))[:, 0]
+        auroc = float(roc_auc_score(val[1], yes))
+        model.train()
+        if auroc > best["auroc"]:
+            best.update(auroc=auroc, step=step, state=copy.deepcopy(model.state_dict()))
+        log(f"{name}: step {step} val AUROC {auroc:.3f}")
+        last_eval = time.perf_counter()
+        eval_s += last_eval - te
+
     model.train()
     t_loop = time.perf_counter()
     while (elapsed := time.perf_counter() - t0) < budget:
@@ -92,10 +116,16 @@ def fit(model, tok, rows, labels, budget: float, t0: float, batch_size: int, lr:
         step, seen = step + 1, seen + len(idx)
         if step % 50 == 0:
             log(f"{name}: step {step} loss {np.mean(losses[-50:]):.3f} {time.perf_counter() - t0:.0f}s")
+        if val is not None and time.perf_counter() - last_eval >= budget / 12:
+            validate()
+    if val is not None:
+        validate()
+        model.load_state_dict(best["state"])
     model.eval()
-    return {"steps": step, "examples_seen": seen, "train_loop_s": time.perf_counter() - t_loop,
-            "arm_wall_s": time.perf_counter() - t0,
-            "final_train_loss": float(np.mean(losses[-50:])) if losses else None}
+    return {"steps": step, "examples_seen": seen, "train_loop_s": time.perf_counter() - t_loop - eval_s,
+            "eval_s": eval_s, "arm_wall_s": time.perf_counter() - t0,
+            "final_train_loss": float(np.mean(losses[-50:])) if losses else None,
+            **({"best_step": best["step"], "best_val_auroc": best["auroc"]} if val is not None else {})}
 
 
 def first_token_probs(model, tok, rows, allowed) -> np.ndarray:
@@ -118,8 +148,9 @@ def train_seq2gen(arm: str, body: str, splits, budget: float, batch_size: int, l
     t0 = time.perf_counter()
     tok = build_tokenizer(mode="kmer" if arm == "kmer" else "char")
     rows, labels = encode(tok, splits["train"])
+    val = (encode(tok, splits["validation"])[0], splits["validation"]["label"].to_numpy())
     model = build_model(arm_preset(arm, body), tokenizer=tok, seed=seed)
-    res = fit(model, tok, rows, labels, budget, t0, batch_size, lr, seed, log, arm)
+    res = fit(model, tok, rows, labels, budget, t0, batch_size, lr, seed, log, arm, val=val)
     t1 = time.perf_counter()
     test_rows, _ = encode(tok, splits["test"])
     probs = first_token_probs(model, tok, test_rows, tok.token_ids(["<yes>", "<no>"]))[:, 0]
@@ -139,22 +170,39 @@ def train_cnn_arm(splits, budget: float, seed: int, log) -> dict:
             "n_params": hist["n_params"], "batch_size": 128, "best_step": hist["best_step"]}
 
 
+def auroc_gap(y, a, b, n_boot: int = 2000, seed: int = 0) -> dict:
+    """AUROC(a) − AUROC(b) on the same test rows with a paired bootstrap 95 % interval (rows resampled together)."""
+    from sklearn.metrics import roc_auc_score
+    rng = np.random.default_rng(seed)
+    gaps = []
+    for _ in range(n_boot):
+        i = rng.integers(0, len(y), len(y))
+        if 0 < y[i].sum() < len(i):
+            gaps.append(roc_auc_score(y[i], a[i]) - roc_auc_score(y[i], b[i]))
+    lo, hi = np.percentile(gaps, [2.5, 97.5])
+    return {"gap": round(float(roc_auc_score(y, a) - roc_auc_score(y, b)), 4), "ci95": [round(float(lo), 4), round(float(hi), 4)]}
+
+
 def run_gue(args) -> dict:
     from seq2gen.baselines.gue import classification_metrics, load_gue
     splits = load_gue(args.task, seed=args.seed)
-    if args.n_test and args.n_test < len(splits["test"]):
-        splits["test"] = splits["test"].sample(args.n_test, random_state=args.seed)
+    for split, n in (("test", args.n_test), ("validation", args.n_val)):
+        if n and n < len(splits[split]):
+            splits[split] = splits[split].sample(n, random_state=args.seed)
     y = splits["test"]["label"].to_numpy()
     log = (lambda s: print(s, file=sys.stderr, flush=True))
-    info = {**machine(), "task": args.task, "budget_s": args.budget, "body": args.body, "conv_stem": conv_stem(),
-            "n_train": len(splits["train"]), "n_test": len(y),
-            "split": "test = GUE dev split, deduplicated against train/validation", "arms": {}}
+    info = {**machine(), "task": args.task, "budget_s": args.budget, "body": args.body,
+            "conv_stem": conv_stem(args.body),
+            "n_train": len(splits["train"]), "n_validation": len(splits["validation"]), "n_test": len(y),
+            "split": f"{splits.info['rule']}; test deduplicated against train/validation", "arms": {}}
+    probs = {}
     for arm in args.arms:
         log(f"--- {arm} (load {os.getloadavg()[0]:.1f})")
         torch.manual_seed(args.seed)
         res = (train_cnn_arm(splits, args.budget, args.seed, log) if arm == "cnn" else
                train_seq2gen(arm, args.body, splits, args.budget, args.batch_size, args.lr, args.seed, log))
-        m = classification_metrics(y, res.pop("probs"))
+        probs[arm] = res.pop("probs")
+        m = classification_metrics(y, probs[arm])
         res.update({k: round(m[k], 4) for k in ("auroc", "auprc", "mcc", "accuracy")},
                    examples_per_s=round(res["examples_seen"] / res["train_loop_s"], 1))
         info["arms"][arm] = {k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in res.items()}
@@ -162,20 +210,27 @@ def run_gue(args) -> dict:
     base = info["arms"].get("none", {}).get("examples_per_s")
     for r in info["arms"].values():
         r["speed_vs_none"] = round(r["examples_per_s"] / base, 1) if base else None
+    if "conv" in probs and "cnn" in probs:
+        info["conv_minus_cnn_auroc"] = auroc_gap(y, probs["conv"], probs["cnn"], seed=args.seed)
     return info
 
 
 def markdown(info: dict) -> str:
-    lines = [f"GUE `{info['task']}`: train {info['n_train']:,} rows, test {info['n_test']:,} rows ({info['split']}); "
+    lines = [f"GUE `{info['task']}`: train {info['n_train']:,} rows, validation {info.get('n_validation', '?'):,} "
+             f"rows (best-AUROC weights kept), test {info['n_test']:,} rows ({info['split']}); "
              f"budget {info['budget_s']:.0f} s per arm, {info['threads']} torch thread(s), {info['cpu']} "
              f"({info['cores']} cores, shared; load {info['loadavg_at_start'][0]:.1f} at start), {info['date']}.", "",
-             "| arm | model | encoder positions | params | steps | examples seen | examples/s | × none | "
+             "| arm | model | encoder positions | params | steps (best) | examples seen | examples/s | × none | "
              "test AUROC | test MCC |", "|---|---|---|---|---|---|---|---|---|---|"]
     for arm, r in info["arms"].items():
         model = "Basset-style CNN" if arm == "cnn" else f"`{r['body']}` + stem {arm}"
         lines.append(f"| {arm} | {model} | {r.get('encoder_positions', '–')} | {r['n_params'] / 1e6:.2f} M | "
-                     f"{r['steps']:,} | {r['examples_seen']:,} | {r['examples_per_s']:,.0f} | "
-                     f"{r['speed_vs_none'] or '–'} | {r['auroc']:.3f} | {r['mcc']:.3f} |")
+                     f"{r['steps']:,} ({r.get('best_step', '–')}) | {r['examples_seen']:,} | "
+                     f"{r['examples_per_s']:,.0f} | {r['speed_vs_none'] or '–'} | {r['auroc']:.3f} | {r['mcc']:.3f} |")
+    if "conv_minus_cnn_auroc" in info:
+        g = info["conv_minus_cnn_auroc"]
+        lines += ["", f"AUROC conv − CNN: {g['gap']:+.3f} (paired bootstrap 95 % interval "
+                      f"[{g['ci95'][0]:+.3f}, {g['ci95'][1]:+.3f}], test rows resampled)."]
     return "\n".join(lines) + "\n"
 
 
@@ -191,7 +246,7 @@ def run_speed(args) -> dict:
     labels = torch.tensor([tok.token_ids(["<yes>"]) + [tok.eos_id]] * 16)
     models = {arm: build_model(arm_preset(arm, args.body), tokenizer=tok, seed=args.seed).train()
               for arm in ("none", "conv")}
-    info = {**machine(), "body": args.body, "conv_stem": conv_stem(), "batch_size": 16, "rows": []}
+    info = {**machine(), "body": args.body, "conv_stem": conv_stem(args.body), "batch_size": 16, "rows": []}
     for n in args.speed_lengths:
         rows = [tok.encode_parts(["<task:promoter>", "<dna>"], "".join(rng.choice(list("ACGT"), n)), ["</dna>"])
                 for _ in range(16)]
@@ -310,13 +365,15 @@ def main(argv=None) -> None:
     ap.add_argument("--task", default="prom_prom_core_all")
     ap.add_argument("--body", default="small", help="T5 preset under the stems (small: small/small_kmer/small_conv)")
     ap.add_argument("--n-test", type=int, default=0, help="score a seeded sample of the test split (0: all)")
+    ap.add_argument("--n-val", type=int, default=1000,
+                    help="validation rows every arm checks ~12 times inside its budget (seeded sample; 0: all)")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-4, help="3e-4: at 1e-3+ small T5s can stall (docs/training.md)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: fair on a shared machine)")
     ap.add_argument("--long", action="store_true", help="long_conv: 1-Mb forward and 200-kb training step")
     ap.add_argument("--speed", action="store_true", help="examples/s of stem none vs conv at several DNA lengths")
-    ap.add_argument("--speed-lengths", type=int, nargs="+", default=[70, 300, 1000])
+    ap.add_argument("--speed-lengths", type=int, nargs="+", default=[70, 300, 500, 1000])
     ap.add_argument("--offsets", action="store_true", help="synthetic probe: naming 8-bp offsets through the stem")
     ap.add_argument("--offset-pools", type=int, nargs="+", default=[0, 8, 32], help="0: no stem (stem none)")
     ap.add_argument("--offset-length", type=int, default=128, help="probe window (bp)")
