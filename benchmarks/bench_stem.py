@@ -1,16 +1,19 @@
 """Does the convolutional nucleotide stem pay? (docs/model.md)
 
-* default — GUE core promoters (``prom_prom_core_all``, 70 bp; train on train, score on the held-out test = GUE's
-  dev split): the ``--body`` T5 (``small``) with stem none (one token per base), kmer (6-mer tokens) and conv
-  (``small_conv``'s stem), plus the plain CNN baseline (seq2gen.baselines.cnn), each trained for the same wall-clock
-  budget, one after the other, in one process. Test AUROC / MCC and training examples/s per arm.
-* ``--speed`` — examples/s of stem none vs conv at 70 / 300 / 1,000 nt (where the encoder-length saving grows).
+* default — a GUE task (``--task``; default core promoters ``prom_prom_core_all``, 70 bp; ``EMP_H3`` is 500 bp):
+  train on train, score on the held-out test (GUE's dev split, or part of it where only dev is shipped). The
+  ``--body`` T5 (``small``; ``mini`` = the quickstart's) with stem none (one token per base), kmer (6-mer tokens)
+  and conv (the stem of the body's own ``*_conv`` preset), plus the plain CNN baseline (seq2gen.baselines.cnn),
+  each trained for the same wall-clock budget, one after the other, in one process. Test AUROC / MCC, training
+  examples/s per arm, and the conv − CNN AUROC gap with a paired bootstrap interval.
+* ``--speed`` — examples/s of stem none vs conv at 70 / 300 / 500 / 1,000 nt (where the encoder-length saving grows).
 * ``--offsets`` — synthetic probe: can a pooled encoder still name 8-bp ``<off:…>`` offsets? (``--ablate-offsets``
   zeroes the stem's offset sinusoids.)
 * ``--long`` — ``long_conv`` forward on 1,000,000 nt and one training step on 200,000 nt, each in a fresh child
   process (peak RSS = that measurement alone).
 
-Run:  python benchmarks/bench_stem.py [--budget 300] [--body small]   → benchmarks/results/stem_gue.{json,md}
+Run:  python benchmarks/bench_stem.py [--budget 300] [--body mini] [--task EMP_H3] [--out results/X.json]
+                                                                      → benchmarks/results/stem_gue.{json,md}
       python benchmarks/bench_stem.py --speed | --offsets | --long    → benchmarks/results/stem_<mode>.json
 
 The seq2gen arms use a plain torch loop (AdamW, warm-up then linear decay over the elapsed budget, like the CNN's
@@ -180,7 +183,8 @@ def auroc_gap(y, a, b, n_boot: int = 2000, seed: int = 0) -> dict:
         if 0 < y[i].sum() < len(i):
             gaps.append(roc_auc_score(y[i], a[i]) - roc_auc_score(y[i], b[i]))
     lo, hi = np.percentile(gaps, [2.5, 97.5])
-    return {"gap": round(float(roc_auc_score(y, a) - roc_auc_score(y, b)), 4), "ci95": [round(float(lo), 4), round(float(hi), 4)]}
+    return {"gap": round(float(roc_auc_score(y, a) - roc_auc_score(y, b)), 4),
+            "ci95": [round(float(lo), 4), round(float(hi), 4)]}
 
 
 def run_gue(args) -> dict:
@@ -226,7 +230,8 @@ def markdown(info: dict) -> str:
         model = "Basset-style CNN" if arm == "cnn" else f"`{r['body']}` + stem {arm}"
         lines.append(f"| {arm} | {model} | {r.get('encoder_positions', '–')} | {r['n_params'] / 1e6:.2f} M | "
                      f"{r['steps']:,} ({r.get('best_step', '–')}) | {r['examples_seen']:,} | "
-                     f"{r['examples_per_s']:,.0f} | {r['speed_vs_none'] or '–'} | {r['auroc']:.3f} | {r['mcc']:.3f} |")
+                     f"{r['examples_per_s']:,.0f} | {r['speed_vs_none'] or '–'} | "
+                     f"{r['auroc']:.3f} | {r['mcc']:.3f} |")
     if "conv_minus_cnn_auroc" in info:
         g = info["conv_minus_cnn_auroc"]
         lines += ["", f"AUROC conv − CNN: {g['gap']:+.3f} (paired bootstrap 95 % interval "
