@@ -171,7 +171,7 @@ class ConvStem(nn.Module):
             if p > 1:
                 n, width = -(-n // p), x.shape[1] // p
                 keep = valid(n, width)
-                win = x.view(R, width, p, x.shape[2])
+                win = x.reshape(R, width, p, x.shape[2])
                 y = F.linear(win.reshape(R, width, -1), conv_weight(down, "kc"), down.bias)
                 x = (y + win.amax(2) if self.max_pool else y) * keep
             h = F.gelu(norm(x)) * keep
