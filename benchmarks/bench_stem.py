@@ -188,7 +188,8 @@ def auroc_gap(y, a, b, n_boot: int = 2000, seed: int = 0) -> dict:
 
 
 def run_gue(args) -> dict:
-    from seq2gen.baselines.gue import classification_metrics, load_gue
+    from seq2gen.baselines.gue import load_gue
+    from seq2gen.evaluate.metrics import classification
     splits = load_gue(args.task, seed=args.seed)
     for split, n in (("test", args.n_test), ("validation", args.n_val)):
         if n and n < len(splits[split]):
@@ -206,7 +207,7 @@ def run_gue(args) -> dict:
         res = (train_cnn_arm(splits, args.budget, args.seed, log) if arm == "cnn" else
                train_seq2gen(arm, args.body, splits, args.budget, args.batch_size, args.lr, args.seed, log))
         probs[arm] = res.pop("probs")
-        m = classification_metrics(y, probs[arm])
+        m = classification(y, probs[arm])
         res.update({k: round(m[k], 4) for k in ("auroc", "auprc", "mcc", "accuracy")},
                    examples_per_s=round(res["examples_seen"] / res["train_loop_s"], 1))
         info["arms"][arm] = {k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in res.items()}

@@ -27,7 +27,7 @@ def _fail(exc: Exception) -> None:
 
 @vocab_app.command("build")
 def vocab_build(
-    config: Path = typer.Option(Path("vocab"), help="Folder of vocabulary YAML files."),
+    config: Optional[Path] = typer.Option(None, help="Folder of vocabulary YAML files (default: the shipped vocab/)."),
     out: Path = typer.Option(DEFAULT_TOKENIZER, help="Output folder (HF tokenizer + seq2gen_vocab.json)."),
     mode: str = typer.Option("char", help="Nucleotide mode: char | kmer | sentencepiece."),
     k: Optional[int] = typer.Option(None, help="k for kmer mode (default from vocab/nucleotides.yaml)."),
@@ -39,7 +39,11 @@ def vocab_build(
     from seq2gen.vocab import Vocabulary, build_tokenizer
     try:
         extra = {} if vocab_size is None else {"vocab_size": vocab_size}
-        tok = build_tokenizer(Vocabulary.from_dir(config), mode=mode, k=k, fasta=fasta, seed=seed, **extra)
+        vocab = Vocabulary.from_dir(config) if config is not None else Vocabulary.from_dir()
+        if fasta is not None:
+            from seq2gen.genome import Fasta
+            fasta = Fasta(fasta).sequences()
+        tok = build_tokenizer(vocab, mode=mode, k=k, fasta=fasta, seed=seed, **extra)
     except InputError as exc:
         _fail(exc)
     tok.save_pretrained(out)
@@ -76,25 +80,14 @@ def world(
     seed: int = typer.Option(0, help="Same seed → byte-identical files."),
 ) -> None:
     """Write the embedded synthetic genome world (FASTA, GTF, BED, bigWig, expression TSV, VCF, world.json)."""
+    from seq2gen.utils.units import parse_size
     from seq2gen.world import generate_world
     try:
-        manifest = generate_world(out, size=_parse_size(size), seed=seed, progress=True)
+        manifest = generate_world(out, size=parse_size(size), seed=seed, progress=True)
     except InputError as exc:
         _fail(exc)
     console.print(f"world: {manifest['size']:,} bp on {len(manifest['chromosomes'])} chromosomes, tissues "
                   f"{', '.join(manifest['tissues'])} → {out}")
-
-
-def _parse_size(text: str) -> int:
-    t = text.strip().lower().replace("_", "").replace(",", "")
-    for suffix, mult in (("gb", 10**9), ("mb", 10**6), ("kb", 10**3), ("bp", 1), ("g", 10**9), ("m", 10**6),
-                         ("k", 10**3)):
-        if t.endswith(suffix):
-            return int(float(t[: -len(suffix)]) * mult)
-    try:
-        return int(float(t))
-    except ValueError:
-        raise typer.BadParameter(f"cannot read size {text!r}; use e.g. 500kb, 2Mb, 50Mb") from None
 
 
 @app.command()
@@ -146,9 +139,30 @@ def transfer(
     console.print(headline(results))
 
 
+def serve_cmd(
+    model: Path = typer.Argument(..., help="Model directory."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (0.0.0.0 exposes it to the network)."),
+    port: int = typer.Option(8000),
+    fasta: Optional[Path] = typer.Option(None, help="Reference FASTA for /score-vcf."),
+    max_length: int = typer.Option(8192, help="Longest sequence/prompt accepted (characters)."),
+    max_batch: int = typer.Option(64, help="Most prompts/variants per request."),
+    device: str = typer.Option("cpu"),
+    dtype: str = typer.Option("float32"),
+) -> None:
+    """Serve the model over HTTP (FastAPI; OpenAPI docs at /docs). Needs the ``serve`` extra."""
+    import uvicorn
+
+    from seq2gen.serve import create_app
+    try:
+        app = create_app(model, max_length=max_length, max_batch=max_batch, fasta=fasta, device=device, dtype=dtype)
+    except InputError as exc:
+        _fail(exc)
+    uvicorn.run(app, host=host, port=port, workers=1)
+
+
 def _register_commands() -> None:
     from seq2gen.evaluate.table import evaluate_cmd
-    from seq2gen.infer.cli import predict_cmd, score_vcf_cmd, serve_cmd
+    from seq2gen.infer.cli import predict_cmd, score_vcf_cmd
     app.command("predict")(predict_cmd)
     app.command("score-vcf")(score_vcf_cmd)
     app.command("serve")(serve_cmd)

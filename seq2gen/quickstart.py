@@ -19,8 +19,9 @@ from rich.console import Console
 from rich.table import Table
 
 from seq2gen.errors import InputError
+from seq2gen.resources import checkout_root, config_dir, data_root
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml"
+DEFAULT_CONFIG = config_dir("quickstart.yaml")
 
 
 def load_config(path=None, overrides: dict | None = None) -> dict:
@@ -35,15 +36,15 @@ def load_config(path=None, overrides: dict | None = None) -> dict:
             node = node.setdefault(p, {})
         node[last] = value
     train = Path(cfg["train"])
-    cfg["train_path"] = str(train if train.is_absolute() else DEFAULT_CONFIG.parents[1] / train)
+    cfg["train_path"] = str(train if train.is_absolute() else data_root() / train)
     return cfg
 
 
 def _world(out: Path, cfg: dict, console) -> Path:
-    from seq2gen.cli import _parse_size
+    from seq2gen.utils.units import parse_size
     from seq2gen.world import generate_world
     wdir, w = out / "world", cfg["world"]
-    size = _parse_size(str(w["size"])) if isinstance(w["size"], str) else int(w["size"])
+    size = parse_size(w["size"])
     manifest = wdir / "world.json"
     if manifest.is_file():
         old = json.loads(manifest.read_text())
@@ -123,7 +124,7 @@ def evaluation_table(trained: dict, untrained: dict) -> list[dict]:
 
 def _evaluate(out: Path, export: Path, ds: dict, cfg: dict, console) -> list[dict]:
     from seq2gen.evaluate.run import evaluate_model
-    from seq2gen.genome.io import atomic_write
+    from seq2gen.utils.io import atomic_write
     from seq2gen.infer import Seq2Gen
     e = cfg["eval"]
     kw = dict(split=e.get("split", "test"), max_examples=e.get("max_examples"), seed=cfg["seed"])
@@ -194,7 +195,7 @@ def _transfer_headline(cfg: dict, console) -> str | None:
     from seq2gen.evaluate.report import headline
     path = Path(cfg.get("transfer", {}).get("results") or "docs/results/transfer_cpu/results.json")
     if not path.is_absolute():
-        path = DEFAULT_CONFIG.parents[1] / path
+        path = (checkout_root() or data_root()) / path   # docs/ ships with the checkout, not the wheel
     if not path.is_file():
         console.print(f"[bold]8 transfer[/]: no report at {path} (python scripts/transfer.py --config cpu)")
         return None

@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from seq2gen.baselines.cnn import encode_codes, one_hot, predict_cnn, train_cnn  # noqa: E402
-from seq2gen.baselines.gue import (GUE_TASKS, classification_metrics, get_task, gue_root, load_gue,  # noqa: E402
+from seq2gen.baselines.gue import (GUE_TASKS, get_task, gue_root, load_gue,  # noqa: E402
                                    main)
 from seq2gen.errors import InputError  # noqa: E402
 from seq2gen.evaluate.metrics import classification  # noqa: E402
@@ -53,13 +53,13 @@ def test_metrics_match_evaluate_and_handle_three_classes():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 300)
     p1 = np.clip(y * 0.3 + rng.random(300) * 0.7, 0, 1)
-    ours = classification_metrics(y, np.stack([1 - p1, p1], axis=1))
+    ours = classification(y, np.stack([1 - p1, p1], axis=1))
     ref = classification(y, p1)
     for k in ("auroc", "auprc", "mcc", "accuracy"):
         assert ours[k] == pytest.approx(ref[k])
     y3 = rng.integers(0, 3, 300)
     p3 = rng.random((300, 3)) + np.eye(3)[y3]
-    m = classification_metrics(y3, p3 / p3.sum(1, keepdims=True))
+    m = classification(y3, p3 / p3.sum(1, keepdims=True))
     assert set(m) >= {"auroc", "auprc", "mcc", "accuracy", "f1_macro"} and m["auroc"] > 0.8
 
 
@@ -88,7 +88,7 @@ def test_cnn_learns_planted_motif_and_is_seeded():
     model, hist = train_cnn(train, val, 2, **kw)
     p = predict_cnn(model, test["sequence"])
     assert p.shape == (500, 2) and np.allclose(p.sum(1), 1, atol=1e-5)
-    assert classification_metrics(test["label"], p)["auroc"] > 0.9
+    assert classification(test["label"], p)["auroc"] > 0.9
     assert hist["steps"] == 80 and hist["examples_seen"] == 80 * 64 and hist["stop_reason"] == "max_steps"
     assert hist["wall_s"] > 0 and hist["best_val"]["auroc"] > 0.9 and len(hist["curve"]) >= 10
     model2, _ = train_cnn(train, val, 2, **{**kw, "max_steps": 20})

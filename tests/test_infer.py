@@ -338,7 +338,8 @@ def test_cli_commands(fx, m, tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from seq2gen.infer.cli import predict_cmd, score_vcf_cmd, serve_cmd
+    from seq2gen.cli import serve_cmd
+    from seq2gen.infer.cli import predict_cmd, score_vcf_cmd
     app = typer.Typer()
     app.command("predict")(predict_cmd)
     app.command("score-vcf")(score_vcf_cmd)

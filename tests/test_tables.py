@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from seq2gen.errors import InputError
-from seq2gen.genome import dedup_against, read_sequence_table, split_table
+from seq2gen.genome import read_sequence_table, split_table
 
 
 def put(tmp_path, name: str, text: str):
@@ -119,8 +119,9 @@ def test_split_is_stratified_seeded_disjoint_and_complete():
         split_table(df, (0.7, 0.2))
 
 
-def test_dedup_against_is_case_insensitive():
+def test_dedup_is_case_insensitive():
+    from seq2gen.tasks.overlap import dedup
     df = pd.DataFrame({"sequence": ["ACGT", "acgg", "TTTT", "CCCC"], "label": [0, 1, 0, 1]})
     ref = pd.DataFrame({"sequence": ["acgt", "ACGG", "GGGG"], "label": [1, 1, 1]})
-    rest, n = dedup_against(df, ref)
+    rest, n = dedup(df, [ref])
     assert n == 2 and rest["sequence"].tolist() == ["TTTT", "CCCC"]

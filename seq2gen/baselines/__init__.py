@@ -1,7 +1,7 @@
 """Baselines seq2gen is compared against, on the shared GUE benchmark subsets.
 
 ``gue``: task registry (``GUE_TASKS``), ``load_gue`` (split rules: our ``test`` is GUE's dev split), scoring
-(``classification_metrics``) and ``python -m seq2gen.baselines.gue --task … --budget-s …``.
+with ``seq2gen.evaluate.metrics.classification``, and ``python -m seq2gen.baselines.gue --task … --budget-s …``.
 ``cnn``: a small DeepSEA/Basset-style CNN, ``train_cnn`` / ``predict_cnn`` under a wall-clock or step budget.
 
 Names are resolved lazily, so ``import seq2gen.baselines`` does not import torch (and ``python -m`` of a submodule
@@ -13,7 +13,7 @@ import importlib
 
 _NAMES = {
     "GUE_TASKS": "gue", "GueTask": "gue", "GueSplits": "gue", "get_task": "gue", "gue_root": "gue",
-    "load_gue": "gue", "classification_metrics": "gue", "run_cnn_baseline": "gue",
+    "load_gue": "gue", "run_cnn_baseline": "gue",
     "SeqCNN": "cnn", "train_cnn": "cnn", "predict_cnn": "cnn", "one_hot": "cnn", "encode_codes": "cnn",
 }
 __all__ = list(_NAMES)

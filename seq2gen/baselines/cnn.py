@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from seq2gen.baselines.gue import classification_metrics
+from seq2gen.evaluate.metrics import classification
 
 # Code 0 = padding; 1-4 = A C G T; 5 = N; 6-15 = IUPAC ambiguity codes.
 _CODES = "ACGTNRYSWKMBDHV"
@@ -191,7 +191,7 @@ def train_cnn(train_df: pd.DataFrame, val_df: pd.DataFrame | None, n_classes: in
                    "train_loss": float(np.mean(running)) if running else float("nan")}
             if has_val:
                 p = _predict_codes(model, x_va, 1024, rc_augment)
-                m = classification_metrics(y_va, p)
+                m = classification(y_va, p)
                 row.update({f"val_{k}": v for k, v in m.items() if k != "n"})
                 score = m["auroc"] if np.isfinite(m["auroc"]) else m["accuracy"]
                 if score > best_score:

@@ -32,11 +32,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
-from sklearn.preprocessing import label_binarize
 
 from seq2gen.errors import InputError
-from seq2gen.genome.tables import dedup_against, read_sequence_table, split_table
+from seq2gen.genome.tables import read_sequence_table, split_table
+from seq2gen.tasks.overlap import dedup as dedup_rows
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +106,8 @@ def gue_root(root: str | os.PathLike | None = None) -> Path:
         if env:
             p = Path(env)
             return p / "gue" if (p / "gue").is_dir() else p
-        return Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real" / "gue"
+        from seq2gen.resources import real_data_default
+        return real_data_default() / "gue"
     return Path(root)
 
 
@@ -142,44 +142,13 @@ def load_gue(name: str, root: str | os.PathLike | None = None, seed: int = 0, va
             raise InputError(f"{split} labels outside 0..{task.n_classes - 1}", path=path)
     n_test = n_val = 0
     if dedup:
-        test, n_test = dedup_against(test, pd.concat([train, val]))
-        val, n_val = dedup_against(val, train)
+        test, n_test = dedup_rows(test, [train, val])     # fixed-length tables: exact, case-insensitive
+        val, n_val = dedup_rows(val, [train])
         log.info("%s: dropped %d test and %d validation rows whose sequence is also in train", name, n_test, n_val)
     out = GueSplits(train=train, validation=val, test=test)
     out.info = {"task": name, "root": str(folder), "rule": rule, "test_is": "GUE dev split (GUE test is withheld)",
                 "seed": seed, "n_dropped_test": n_test, "n_dropped_validation": n_val,
                 "sizes": {k: len(v) for k, v in out.items()}}
-    return out
-
-
-def classification_metrics(targets, probs) -> dict[str, float]:
-    """AUROC, AUPRC, MCC, accuracy from labels and class probabilities (scikit-learn).
-
-    Binary: ``probs`` is (n, 2) or positive-class scores (n,); MCC/accuracy at 0.5 — identical to
-    ``seq2gen.evaluate.metrics.classification``. Multi-class (n, C): AUROC and AUPRC macro one-vs-rest, MCC and
-    accuracy of the argmax, plus ``f1_macro``. AUROC/AUPRC are NaN when a class is absent from ``targets``.
-    """
-    y = np.asarray(targets).astype(np.int64)
-    p = np.asarray(probs, dtype=np.float64)
-    if p.ndim == 2 and p.shape[1] == 2:
-        p = p[:, 1]
-    out: dict[str, float] = {"n": float(len(y))}
-    if p.ndim == 1:
-        pred = (p >= 0.5).astype(np.int64)
-        both = len(np.unique(y)) == 2
-        out["auroc"] = float(skm.roc_auc_score(y, p)) if both else float("nan")
-        out["auprc"] = float(skm.average_precision_score(y, p)) if both else float("nan")
-    else:
-        pred = p.argmax(axis=1)
-        C = p.shape[1]
-        full = len(np.unique(y)) == C
-        out["auroc"] = float(skm.roc_auc_score(y, p / p.sum(axis=1, keepdims=True), multi_class="ovr",
-                                               average="macro", labels=np.arange(C))) if full else float("nan")
-        out["auprc"] = float(skm.average_precision_score(label_binarize(y, classes=np.arange(C)), p,
-                                                         average="macro")) if full else float("nan")
-        out["f1_macro"] = float(skm.f1_score(y, pred, average="macro"))
-    out["mcc"] = float(skm.matthews_corrcoef(y, pred))
-    out["accuracy"] = float(skm.accuracy_score(y, pred))
     return out
 
 
@@ -198,7 +167,8 @@ def run_cnn_baseline(name: str, budget_s: float | None = 300, max_steps: int | N
                             log=echo, **train_kwargs)
     t = time.perf_counter()
     probs = predict_cnn(model, splits["test"]["sequence"].tolist())
-    test = classification_metrics(splits["test"]["label"].to_numpy(), probs)
+    from seq2gen.evaluate.metrics import classification
+    test = classification(splits["test"]["label"].to_numpy(), probs)
     return {"task": name, "model": "cnn", "split": "test = GUE dev (deduplicated against train/validation)",
             **{k: round(v, 4) for k, v in test.items() if k != "n"}, "n_test": int(test["n"]),
             "n_train": len(splits["train"]), "n_validation": len(splits["validation"]),

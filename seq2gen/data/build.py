@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from seq2gen.errors import InputError
+from seq2gen.vocab.tokenizer import encode_pieces
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
@@ -122,41 +123,6 @@ def fit_quantizer(task, train_records: list[dict]):
         raise InputError(f"task {task.name!r} has no train rows to fit its quantizer on", path=task.path,
                          hint="check the split chromosomes and tissue exclusions")
     return Quantizer.fit(vals, task.quantizer.method, task.quantizer.n_bins)
-
-
-def encode_pieces(tokenizer, pieces: list[str], eos: bool = True) -> np.ndarray:
-    """Ids of pieces (grammar tokens or DNA runs); for ``tokens <dna> DNA </dna> tokens`` this is ``encode_parts``."""
-    dna_at = [i for i, p in enumerate(pieces) if not p.startswith("<")]
-    if len(dna_at) <= 1:
-        i = dna_at[0] if dna_at else len(pieces)
-        return tokenizer.encode_parts(pieces[:i], pieces[i] if dna_at else "", pieces[i + 1:], eos=eos)
-    if tokenizer.mode == "char":      # one base = one id: encode all DNA at once, then slot the tokens in between
-        is_tok = np.fromiter((p.startswith("<") for p in pieces), dtype=bool, count=len(pieces))
-        widths = np.fromiter((1 if t else len(p) for p, t in zip(pieces, is_tok)), dtype=np.int64,
-                             count=len(pieces))
-        out = np.empty(int(widths.sum()) + int(eos), dtype=np.int64)
-        tok_mask = np.zeros(out.size, dtype=bool)
-        tok_mask[(np.cumsum(widths) - widths)[is_tok]] = True
-        if eos:
-            tok_mask[-1] = True
-        tok_ids = tokenizer.token_ids([p for p, t in zip(pieces, is_tok) if t])
-        out[tok_mask] = tok_ids + ([tokenizer.eos_id] if eos else [])
-        out[~tok_mask] = tokenizer.dna_ids("".join(p for p, t in zip(pieces, is_tok) if not t))
-        return out
-    parts, run = [], []
-    for p in pieces:
-        if p.startswith("<"):
-            run.append(p)
-            continue
-        if run:
-            parts.append(np.asarray(tokenizer.token_ids(run), dtype=np.int64))
-            run = []
-        parts.append(tokenizer.dna_ids(p))
-    if run:
-        parts.append(np.asarray(tokenizer.token_ids(run), dtype=np.int64))
-    if eos:
-        parts.append(np.asarray([tokenizer.eos_id], dtype=np.int64))
-    return np.concatenate(parts)
 
 
 def _ids_array(arrays: list[np.ndarray]):
@@ -262,16 +228,11 @@ def _cached(out: Path, digest: str) -> bool:
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        if not (out / CONFIG_FILE).is_file() and any(out.iterdir()):
-            raise InputError("output folder exists and is not a seq2gen data folder (no data_config.json)",
-                             path=out, hint="choose another --out or empty it")
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    from seq2gen.utils.io import replace_dir
+    if out.exists() and not (out / CONFIG_FILE).is_file() and any(out.iterdir()):
+        raise InputError("output folder exists and is not a seq2gen data folder (no data_config.json)",
+                         path=out, hint="choose another --out or empty it")
+    replace_dir(tmp, out)
 
 
 def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_task: int | None = None,

@@ -211,7 +211,7 @@ def headline(results: dict) -> str:
 
 def write_report(results: dict, out_dir) -> Path:
     """``report.md``, the PNG and ``results.json`` (with ``summary``) under ``out_dir``."""
-    from seq2gen.genome.io import atomic_path, atomic_write
+    from seq2gen.utils.io import atomic_path, atomic_write
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results["summary"] = summarize(results)

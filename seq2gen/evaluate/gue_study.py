@@ -37,11 +37,12 @@ from typing import Optional
 import typer
 
 from seq2gen.errors import InputError
+from seq2gen.resources import data_root
 from seq2gen.evaluate.transfer import (TRAIN_DEFAULTS, Cell, _device, _load_cell, cell_hash, cell_result,
                                       check_study_keys, read_study_config, resolved_preset)
 
 log = logging.getLogger(__name__)
-REPO = Path(__file__).resolve().parents[2]
+REPO = data_root()   # relative config paths (configs/…, task_templates/…) start here
 ARMS = ("single", "joint", "joint+pretrain", "joint+world", "cnn")
 #: train config keys the study sets per cell (the model comes from ``model:``)
 OWNED = ("model", "out_dir", "max_steps", "rates", "seed", "pretrain_task", "pretrain_steps", "init_from",
@@ -329,7 +330,7 @@ def run_cnn(env: Env, cell: Cell) -> dict:
     """Train the CNN baseline on one task with the same rows and budget as the T5, score the same test rows."""
     import torch
     from seq2gen.baselines.cnn import predict_cnn, train_cnn
-    from seq2gen.baselines.gue import classification_metrics
+    from seq2gen.evaluate.metrics import classification
     from seq2gen.evaluate.run import sample_rows
     cfg, c, t, split = env.cfg, env.cfg.cnn, cell.tasks[0], env.cfg.eval["split"]
     frames, n_classes, rc = cnn_rows(env, t)
@@ -349,7 +350,7 @@ def run_cnn(env: Env, cell: Cell) -> dict:
                             model_kwargs=c.get("model") or {})
     t1 = time.perf_counter()
     test = frames[split].iloc[idx]
-    scores = classification_metrics(test["label"].to_numpy(), predict_cnn(model, test["sequence"].tolist()))
+    scores = classification(test["label"].to_numpy(), predict_cnn(model, test["sequence"].tolist()))
     return {"scores": {t: {"family": "classification", **scores}}, "examples_per_step": c["batch_size"],
             "seconds": {"train": round(t1 - t0, 2), "score": round(time.perf_counter() - t1, 2)},
             "cnn": {k: hist[k] for k in ("steps", "examples_seen", "best_step", "stop_reason", "n_params")}}

@@ -20,17 +20,28 @@ def _finite(a, b):
 
 
 def classification(targets, scores, threshold: float = 0.5) -> dict[str, float]:
-    """Binary targets (0/1) and positive-class scores; or multi-class targets with an (n, C) score matrix."""
+    """The one classification metric set (T5 arms, the CNN baseline, tables, transfer).
+
+    Binary: 0/1 targets with positive-class scores (n,) or class probabilities (n, 2); MCC and accuracy at
+    ``threshold``. Multi-class: an (n, C) score matrix; MCC, accuracy and ``f1_macro`` of the argmax, AUROC and
+    AUPRC macro one-vs-rest. AUROC/AUPRC are NaN when a class is absent from ``targets``.
+    """
+    from sklearn.preprocessing import label_binarize
     y = np.asarray(targets)
     s = np.asarray(scores, dtype=np.float64)
+    if s.ndim == 2 and s.shape[1] == 2:
+        s = s[:, 1]
     out: dict[str, float] = {"n": float(len(y))}
     if s.ndim == 2:  # multi-class
-        pred = s.argmax(axis=1)
+        pred, C = s.argmax(axis=1), s.shape[1]
         out["accuracy"] = float(skm.accuracy_score(y, pred))
         out["mcc"] = float(skm.matthews_corrcoef(y, pred))
-        if len(np.unique(y)) == s.shape[1]:
-            p = s / s.sum(axis=1, keepdims=True)
-            out["auroc"] = float(skm.roc_auc_score(y, p, multi_class="ovr"))
+        out["auroc"] = out["auprc"] = float("nan")
+        if len(np.unique(y)) == C:
+            out["auroc"] = float(skm.roc_auc_score(y, s / s.sum(axis=1, keepdims=True), multi_class="ovr",
+                                                   average="macro", labels=np.arange(C)))
+            out["auprc"] = float(skm.average_precision_score(label_binarize(y, classes=np.arange(C)), s,
+                                                             average="macro"))
         out["f1_macro"] = float(skm.f1_score(y, pred, average="macro"))
         return out
     pred = (s >= threshold).astype(int)

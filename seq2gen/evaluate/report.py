@@ -376,7 +376,7 @@ def plot_calibration(results: dict, path: Path) -> None:
 
 def write_report(results: dict, out_dir) -> Path:
     """``report.md``, the three PNGs and ``results.json`` (with ``summary`` added) under ``out_dir``."""
-    from seq2gen.genome.io import atomic_path, atomic_write
+    from seq2gen.utils.io import atomic_path, atomic_write
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results["summary"] = summarize(results)

@@ -133,9 +133,10 @@ def evaluate_table(model_dir, task: str, table, out=None, train_table=None, max_
     ``label_col``, ``labels``, ``sep`` …); ``fasta_labels``: label table for a FASTA ``table``; ``dedup=False``
     keeps every row. Returns the result dict also written to ``out`` (when given).
     """
-    from seq2gen.data.build import encode_pieces, to_dataset
+    from seq2gen.data.build import to_dataset
+    from seq2gen.vocab import encode_pieces
     from seq2gen.evaluate.run import evaluate_task, per_class
-    from seq2gen.genome.io import atomic_write
+    from seq2gen.utils.io import atomic_write
     from seq2gen.tasks.render import Renderer
     from seq2gen.tasks.overlap import dedup as drop_seen
     from seq2gen.tasks.seqtable import is_table_task, table_splits, to_rows

@@ -33,9 +33,10 @@ import yaml
 from seq2gen.errors import InputError
 from seq2gen.evaluate import metrics as M
 from seq2gen.evaluate.run import HEADLINE, evaluate_model, evaluate_task, sample_rows
+from seq2gen.resources import config_dir
 
 log = logging.getLogger(__name__)
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "transfer"
+CONFIG_DIR = config_dir("transfer")
 #: train config defaults of every arm (a preset's ``train:`` mapping updates them)
 TRAIN_DEFAULTS = {"model": "tiny", "micro_batch_size": 8, "grad_accum": 1, "lr": 3e-3, "warmup_steps": 10,
                   "grad_clip": 1.0, "deepspeed": "cpu_zero0", "log_every": 25, "progress": False}
@@ -445,7 +446,7 @@ def run_transfer(config, out_dir=None, resume: bool = True, progress: bool = Tru
 def cell_result(path: Path, key: str, resume: bool, compute) -> tuple[dict, bool]:
     """``(result, computed)``: the cell's stored result when ``resume`` and its key matches, else ``compute()`` with
     the key, written atomically (shared by the transfer protocol and the GUE study)."""
-    from seq2gen.genome.io import atomic_write
+    from seq2gen.utils.io import atomic_write
     res = _load_cell(path, key) if resume else None
     if res is not None:
         return res, False

@@ -9,7 +9,7 @@ from seq2gen.genome.expression import read_expression
 from seq2gen.genome.fasta import Fasta, reverse_complement, validate_fasta, write_fasta
 from seq2gen.genome.intervals import read_bed, read_gtf
 from seq2gen.genome.io import atomic_path, atomic_write, read_text
-from seq2gen.genome.tables import dedup_against, read_sequence_table, split_table
+from seq2gen.genome.tables import read_sequence_table, split_table
 from seq2gen.genome.vcf import read_vcf, write_vcf
 
 __all__ = [
@@ -18,6 +18,6 @@ __all__ = [
     "BigWig", "write_bigwig",
     "read_vcf", "write_vcf",
     "read_expression",
-    "read_sequence_table", "split_table", "dedup_against",
+    "read_sequence_table", "split_table",
     "atomic_write", "atomic_path", "read_text",
 ]

@@ -13,16 +13,11 @@ from pathlib import Path
 
 from seq2gen.errors import InputError
 from seq2gen.genome.io import atomic_path, atomic_write
+from seq2gen.vocab.dna import reverse_complement  # noqa: F401  (re-exported; the one complement table)
 
 #: IUPAC nucleotide codes (plus U), either case — anything else in a sequence line is an error.
 IUPAC = "ACGTUNRYSWKMBDHV"
 _ALLOWED = (IUPAC + IUPAC.lower()).encode()
-_COMPLEMENT = str.maketrans("ACGTUNRYSWKMBDHV", "TGCAANYRSWMKVHDB")
-
-
-def reverse_complement(seq: str) -> str:
-    """Reverse complement of an uppercase IUPAC string (R↔Y, K↔M, B↔V, D↔H; S, W, N map to themselves)."""
-    return seq.translate(_COMPLEMENT)[::-1]
 
 
 def _record_name(header: bytes, path: Path, lineno: int) -> str:
@@ -218,6 +213,10 @@ class Fasta:
         core = self._fa[chrom][lo:hi] if hi > lo else ""
         seq = "N" * (min(lo, end) - start) + core + "N" * (end - max(hi, start))
         return reverse_complement(seq) if strand == "-" else seq
+
+    def sequences(self):
+        """Each contig's whole sequence, in file order (e.g. to learn sentencepiece pieces from)."""
+        return (self.fetch(name, 0, length) for name, length in self.contigs.items())
 
 
 def write_fasta(path: str | os.PathLike, records: dict[str, str], width: int = 60) -> Path:

@@ -1,26 +1,24 @@
-"""Shared plumbing for the genome readers: decoding text safely, splitting tables with file line numbers, atomic writes.
+"""Shared plumbing for the genome readers: decoding text safely and splitting tables with file line numbers.
 
 Why it exists: every reader must report *file:line* for bad input and must never leak a ``UnicodeDecodeError``
-or ``gzip`` traceback to a user; and every writer must leave either the old file or the complete new one, never a
-half-written artefact (a crashed run must not poison a cache). Those three jobs live here once.
+or ``gzip`` traceback to a user. Those jobs live here once; atomic writes (every writer leaves the old file or the
+complete new one) live in ``seq2gen.utils.io`` and are re-exported here for the genome writers.
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import gzip
 import io
 import os
 import re
-import tempfile
 import zlib
 from pathlib import Path
-from typing import IO, Iterator
 
 import numpy as np
 import pandas as pd
 
 from seq2gen.errors import InputError
+from seq2gen.utils.io import atomic_path, atomic_write  # noqa: F401  (re-exported for the genome writers)
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -111,45 +109,3 @@ def first_bad(mask: np.ndarray | pd.Series) -> int | None:
     """Position of the first True in a boolean mask (None when all rows are fine) — used to report one line."""
     idx = np.flatnonzero(np.asarray(mask, dtype=bool))
     return int(idx[0]) if idx.size else None
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it is renamed over ``path``, on error it is removed.
-
-    For writers that need a file *name* (pyBigWig, pyfaidx); ``atomic_write`` wraps it for file objects.
-    """
-    final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600 files; give the artefact ordinary permissions
-        os.replace(tmp_path, final)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
-        raise
-
-
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str = "utf-8") -> Iterator[IO]:
-    """Open a temp file beside ``path`` for writing; ``os.replace`` it into place only if the block succeeds.
-
-    ``mode`` is ``"w"`` (text, UTF-8, ``\\n`` line ends on every OS) or ``"wb"``. Readers never see a partial file.
-    """
-    if mode not in ("w", "wt", "wb"):
-        raise ValueError(f"atomic_write mode must be 'w' or 'wb', got {mode!r}")
-    with atomic_path(path) as tmp:
-        if "b" in mode:
-            f = open(tmp, "wb")
-        else:
-            f = open(tmp, "w", encoding=encoding, newline="\n")
-        with f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())

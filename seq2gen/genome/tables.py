@@ -9,8 +9,8 @@ Sequences: IUPAC nucleotide codes in either case are accepted (``ACGTN`` plus ``
 written (stripped of surrounding spaces); the tokenizer normalises them later (IUPAC → ``N``, ``U`` → ``T``) and the
 CNN baseline one-hot encodes them as base fractions. Anything else is an error naming line and position.
 
-Also here: ``split_table`` (seeded, stratified split for folders that ship only one file) and ``dedup_against``
-(drop rows whose sequence also occurs in a reference table, case-insensitively).
+Also here: ``split_table`` (seeded, stratified split for folders that ship only one file). Deduplication against
+other splits is ``seq2gen.tasks.overlap.dedup`` (the one rule).
 """
 from __future__ import annotations
 
@@ -238,11 +238,3 @@ def split_table(df: pd.DataFrame, fractions: Sequence[float] = (0.8, 0.2), seed:
         for k in range(len(fr)):
             parts[k].append(idx[cuts[k]:cuts[k + 1]])
     return [df.iloc[np.sort(np.concatenate(p))].reset_index(drop=True) for p in parts]
-
-
-def dedup_against(df: pd.DataFrame, reference_df: pd.DataFrame, seq_col: str = "sequence"
-                  ) -> tuple[pd.DataFrame, int]:
-    """Drop rows of ``df`` whose sequence (case-insensitive, exact) occurs in ``reference_df`` → (rest, n_dropped)."""
-    ref = set(reference_df[seq_col].astype(str).str.upper())
-    hit = df[seq_col].astype(str).str.upper().isin(ref).to_numpy()
-    return df.loc[~hit].reset_index(drop=True), int(hit.sum())

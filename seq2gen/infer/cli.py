@@ -2,11 +2,10 @@
 
     app.command("predict")(predict_cmd)
     app.command("score-vcf")(score_vcf_cmd)
-    app.command("serve")(serve_cmd)
 
 ``seq2gen predict MODEL "<prompt>"`` · ``seq2gen predict MODEL --tsv in.tsv [--out out.tsv]`` ·
-``seq2gen score-vcf MODEL --vcf v.vcf --fasta g.fa --tissue liver --out scores.tsv [--resume]`` ·
-``seq2gen serve MODEL --host 127.0.0.1 --port 8000``. Bad input prints ``error: …`` and exits with status 2.
+``seq2gen score-vcf MODEL --vcf v.vcf --fasta g.fa --tissue liver --out scores.tsv [--resume]``. Bad input prints
+``error: …`` and exits with status 2. (``seq2gen serve`` is in ``seq2gen/cli.py``: the server is a later layer.)
 """
 from __future__ import annotations
 
@@ -61,7 +60,7 @@ def predict_cmd(
     """Answer one prompt (printed as JSON) or every prompt of a TSV (answers added as columns)."""
     import pandas as pd
 
-    from seq2gen.genome import atomic_write
+    from seq2gen.utils.io import atomic_write
     if (prompt is None) == (tsv is None):
         _fail(InputError("give either one PROMPT or --tsv FILE"))
     try:
@@ -141,24 +140,3 @@ def score_vcf_cmd(
         console.print(f"{out} is already complete")
     else:
         console.print(f"{res['rows']} variants scored → {out}")
-
-
-def serve_cmd(
-    model: Path = typer.Argument(..., help="Model directory."),
-    host: str = typer.Option("127.0.0.1", help="Interface to bind (0.0.0.0 exposes it to the network)."),
-    port: int = typer.Option(8000),
-    fasta: Optional[Path] = typer.Option(None, help="Reference FASTA for /score-vcf."),
-    max_length: int = typer.Option(8192, help="Longest sequence/prompt accepted (characters)."),
-    max_batch: int = typer.Option(64, help="Most prompts/variants per request."),
-    device: str = typer.Option("cpu"),
-    dtype: str = typer.Option("float32"),
-) -> None:
-    """Serve the model over HTTP (FastAPI; OpenAPI docs at /docs)."""
-    import uvicorn
-
-    from seq2gen.serve import create_app
-    try:
-        app = create_app(model, max_length=max_length, max_batch=max_batch, fasta=fasta, device=device, dtype=dtype)
-    except InputError as exc:
-        _fail(exc)
-    uvicorn.run(app, host=host, port=port, workers=1)

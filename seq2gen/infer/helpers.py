@@ -1,7 +1,7 @@
 """Typed helpers of ``Seq2Gen``: ``classify``, ``expression``, ``track``, ``annotate`` (variants: variants.py).
 
-Every helper builds its prompts with the task's own ``Renderer`` and the data pipeline's ``encode_pieces``, so the
-ids are exactly what training saw for the same record. Inputs are a DNA string, a region string
+Every helper builds its prompts with the task's own ``Renderer`` and ``seq2gen.vocab.encode_pieces`` (as the data
+pipeline does), so the ids are exactly what training saw for the same record. Inputs are a DNA string, a region string
 (``chr7:1,001-1,384:-``, resolved with ``Seq2Gen.fasta``), a ``Region``, or a list of them (one call, batched).
 
 Window rule: a sequence must have the task's window length (``window.length``; the anchor — TSS, site centre,
@@ -15,18 +15,13 @@ from __future__ import annotations
 import numpy as np
 
 from seq2gen.errors import InputError
+from seq2gen.infer.args import listify as _listify
+from seq2gen.infer.args import scalar_value as _scalar
 from seq2gen.infer.regions import Region, looks_like_region, parse_region
 
 FITS = ("error", "centre")
 _ANCHOR = {"tss": "the TSS (gene orientation)", "interval_centre": "the site centre", "variant": "the variant",
            "tiled": "the window centre"}
-
-
-def _listify(x, n: int | None = None, name: str = "argument") -> list:
-    items = list(x) if isinstance(x, (list, tuple, np.ndarray)) else [x] * (1 if n is None else n)
-    if n is not None and len(items) != n:
-        raise InputError(f"{name} has {len(items)} entries for {n} sequences")
-    return items
 
 
 def fit_centre(dna: str, length: int, before: int) -> str:
@@ -45,9 +40,9 @@ class TypedHelpers:
     # ------------------------------------------------------------------ prompts
     def render(self, task: str, records: list[dict]) -> list[np.ndarray]:
         """Prompt ids for records (``dna``, ``tissue``, ``chrom``, ``anchor``, ``var_pos``, ``ref``, ``alt``),
-        via the task's ``Renderer`` and the data pipeline's ``encode_pieces``."""
-        from seq2gen.data.build import encode_pieces
+        via the task's ``Renderer`` and ``seq2gen.vocab.encode_pieces`` (as the data pipeline)."""
         from seq2gen.tasks import Renderer
+        from seq2gen.vocab import encode_pieces
         t = self.registry.get(task)
         if t.family == "pretrain":
             raise InputError(f"task {task} corrupts its input at random; write its prompt yourself")
@@ -242,8 +237,3 @@ def _as_list(x) -> tuple[list, bool]:
     if isinstance(x, (str, Region)):
         return [x], True
     return list(x), False
-
-
-def _scalar(v) -> dict:
-    return {"expected": float(v.expected[0]), "argmax": float(v.argmax[0]), "lo": float(v.lo[0]),
-            "hi": float(v.hi[0])}

@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -132,24 +130,15 @@ class Seq2Gen(TypedHelpers):
 
     def save_pretrained(self, path: str | os.PathLike) -> Path:
         """Write a complete, reloadable directory (temp folder, then renamed into place)."""
+        from seq2gen.utils.io import atomic_dir
         from seq2gen.vocab import save_quantizers
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-        try:
+        with atomic_dir(path) as tmp:
             self.model.save_pretrained(tmp)
             self.tokenizer.save_pretrained(tmp)
             save_quantizers(self.quantizers, tmp / "quantizers.json")
             self.registry.to_json(tmp / "tasks.json")
             (tmp / META_FILE).write_text(json.dumps({"format_version": 1, "tissues": self.tissues}, indent=1) + "\n")
-            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            if path.exists():
-                os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return path
 
     @property

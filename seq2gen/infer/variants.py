@@ -44,7 +44,7 @@ def _pretrain_task(m) -> str:
 
 def zero_shot_inputs(m, windows: list[str], var_pos, refs, alts):
     """Encoder inputs (one per variant), targets (REF then ALT per variant) and each target's input index."""
-    from seq2gen.data.build import encode_pieces
+    from seq2gen.vocab import encode_pieces
     task = m.registry.get(_pretrain_task(m))
     rows, targets = [], []
     for dna, p, ref, alt in zip(windows, var_pos, refs, alts):
@@ -95,7 +95,8 @@ def variant_effect(m, ref_seq, offset, ref, alt, tissue, task: str = "variant_ef
     ``ref_seq``: the reference window (the task's window length), ``offset``: 0-based position of REF in it.
     Lists of equal length score many variants in one batched call; ``tissue`` may be one name or a list.
     """
-    from seq2gen.infer.helpers import _listify, _scalar
+    from seq2gen.infer.args import listify as _listify
+    from seq2gen.infer.args import scalar_value as _scalar
     m._expect(task, "values", ("variant",))
     single = isinstance(ref_seq, str)
     seqs = [ref_seq] if single else list(ref_seq)
@@ -114,7 +115,7 @@ def variant_effect(m, ref_seq, offset, ref, alt, tissue, task: str = "variant_ef
 
 def variant_llr(m, ref_seq, offset, ref, alt, batch_size=None):
     """Zero-shot ``log p(ALT) − log p(REF)`` of the masked allele (any window length the model handles)."""
-    from seq2gen.infer.helpers import _listify
+    from seq2gen.infer.args import listify as _listify
     single = isinstance(ref_seq, str)
     seqs = [ref_seq] if single else list(ref_seq)
     n = len(seqs)
@@ -385,6 +386,6 @@ def write_scores(m, vcf, fasta, out, tissue=None, methods=None, task: str = "var
 
 
 def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj))
-    os.replace(tmp, path)
+    from seq2gen.utils.io import atomic_write
+    with atomic_write(path) as f:
+        json.dump(obj, f)

@@ -33,9 +33,9 @@ _OWNED_KEYS = ("vocab_size", "pad_token_id", "eos_token_id", "decoder_start_toke
 
 
 def preset_dirs() -> list[Path]:
-    """Where preset names are looked up: the repository's configs/model/, then ./configs/model/."""
-    repo = Path(__file__).resolve().parents[2] / "configs" / "model"
-    return [repo, Path.cwd() / "configs" / "model"]
+    """Where preset names are looked up: the shipped configs/model/, then ./configs/model/."""
+    from seq2gen.resources import config_dir
+    return [config_dir("model"), Path.cwd() / "configs" / "model"]
 
 
 def list_presets() -> list[str]:

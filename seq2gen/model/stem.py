@@ -36,7 +36,6 @@ from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutput
 
 from seq2gen.errors import InputError
-from seq2gen.model.build import STEMS  # noqa: F401  (none | kmer | conv; re-exported)
 
 NUCLEOTIDES = ("A", "C", "G", "T", "N")
 PAD_CODE = len(NUCLEOTIDES)          # code of run padding: a zero one-hot

@@ -1,10 +1,10 @@
 """Which sequences of a table were already seen: exact duplicates, and containment across lengths.
 
 ``dedup(df, refs)`` / ``seen_mask(df, refs)``: rows whose sequence (case-insensitive) equals, lies inside or contains
-a reference sequence. One common length → a Python set (the result of ``seq2gen.genome.tables.dedup_against``, ~30x
-faster than pandas' ``isin`` on Arrow strings); mixed lengths (a 70 bp core promoter inside a 300 bp window) →
-``contained``, a vectorised 2-bit k-mer index. Used by the table source's splits (``seqtable``) and by
-``seq2gen.evaluate.table``.
+a reference sequence — the one deduplication rule of seq2gen (table sources' splits in ``seqtable``, the GUE
+loaders, ``seq2gen.evaluate.table``). One common length → a Python set (~30x faster than pandas' ``isin`` on Arrow
+strings); mixed lengths (a 70 bp core promoter inside a 300 bp window) → ``contained``, a vectorised 2-bit k-mer
+index.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def _upper(df: pd.DataFrame) -> np.ndarray:
 
 def dedup(df: pd.DataFrame, references: list[pd.DataFrame]) -> tuple[pd.DataFrame, int]:
     """Drop rows of ``df`` whose sequence (case-insensitive) equals, lies inside or contains a reference sequence →
-    (rest, n_dropped). With one common length this is ``seq2gen.genome.tables.dedup_against`` (exact match)."""
+    (rest, n_dropped). With one common length this is an exact match."""
     hit = seen_mask(df, references)
     return df.loc[~hit].reset_index(drop=True), int(hit.sum())
 

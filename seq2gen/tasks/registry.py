@@ -11,9 +11,10 @@ import os
 from pathlib import Path
 
 from seq2gen.errors import InputError
+from seq2gen.resources import data_dir
 from seq2gen.tasks.task import Task
 
-DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "task_templates"
+DEFAULT_TEMPLATES_DIR = data_dir("task_templates")
 
 
 class TaskRegistry:
@@ -129,7 +130,7 @@ class TaskRegistry:
     def to_json(self, path: str | os.PathLike | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=1)
         if path is not None:
-            from seq2gen.genome.io import atomic_write
+            from seq2gen.utils.io import atomic_write
             with atomic_write(path) as f:
                 f.write(text + "\n")
         return text

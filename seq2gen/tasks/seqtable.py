@@ -43,10 +43,11 @@ import numpy as np
 import pandas as pd
 
 from seq2gen.errors import InputError
+from seq2gen.resources import real_data_default
 from seq2gen.tasks.overlap import dedup, seen_mask
 
 ENV = "SEQ2GEN_REAL_DATA"
-DEFAULT_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
+DEFAULT_ROOT = real_data_default()
 ROLES = ("train", "validation", "test", "all")
 PARAMS = {"files": None, "seq_col": "sequence", "label_col": "label", "kind": "class", "labels": None, "sep": None,
           "tissue_col": None, "species_col": None, "species": None, "name_col": None, "rename": {},
@@ -312,10 +313,10 @@ def _conditions(df: pd.DataFrame, col: str, kind: str, params: dict, vocab) -> n
 
 
 def to_rows(task, df: pd.DataFrame, vocab=None, params: dict | None = None) -> pd.DataFrame:
-    """Raw table rows → candidate rows (``seq2gen.tasks.sources.COLUMNS`` + ``dna``, ``species``, ``line``,
+    """Raw table rows → candidate rows (``seq2gen.tasks.rows.COLUMNS`` + ``dna``, ``species``, ``line``,
     ``file``); checks lengths, maps labels to answer tokens and condition columns to vocabulary names.
     ``params``: the source parameters (default: the task's own ``sequence_table`` source)."""
-    from seq2gen.tasks.sources import _frame
+    from seq2gen.tasks.rows import candidate_frame as _frame
     p = params_of(task) if params is None else {**PARAMS, **params}
     L = task.window.length
     n = len(df)

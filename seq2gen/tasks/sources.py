@@ -16,10 +16,8 @@ import pandas as pd
 
 from seq2gen.errors import InputError
 from seq2gen.tasks import seqtable
+from seq2gen.tasks.rows import candidate_frame as _frame
 from seq2gen.tasks.worlddata import WorldData, merge_intervals, overlaps
-
-COLUMNS = ["chrom", "start", "end", "strand", "anchor", "tissue", "name", "label", "value", "spans", "var_pos",
-           "ref", "alt", "source"]
 
 
 @dataclass(frozen=True)
@@ -57,16 +55,6 @@ class SourceType:
                 vocab.check_token(t, known)
             except InputError as exc:
                 raise InputError(f"{key}: {exc}", path=where) from None
-
-
-def _frame(n: int, **cols) -> pd.DataFrame:
-    base = {"tissue": "", "name": "", "label": None, "value": np.nan, "spans": None, "var_pos": -1,
-            "ref": "", "alt": "", "source": ""}
-    data = {c: cols.get(c, base.get(c)) for c in COLUMNS}
-    for c, v in data.items():
-        if np.ndim(v) == 0 and v is None:
-            data[c] = pd.Series([None] * n, dtype=object)
-    return pd.DataFrame(data, index=pd.RangeIndex(n))
 
 
 def place(anchor: np.ndarray, strand: np.ndarray, window, rng: np.random.Generator):

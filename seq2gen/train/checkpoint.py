@@ -80,9 +80,9 @@ def save_checkpoint(engine, root: str | os.PathLike, step: int, client_state: di
     dist_utils.barrier()
     engine.save_checkpoint(str(root), tag=tag, client_state=client_state, save_latest=False)
     rank = dist_utils.rank()
-    tmp = path / f".rng_rank{rank:05d}.pt.tmp"
-    torch.save(rng_state(), tmp)
-    os.replace(tmp, path / f"rng_rank{rank:05d}.pt")
+    from seq2gen.utils.io import atomic_path
+    with atomic_path(path / f"rng_rank{rank:05d}.pt") as tmp:
+        torch.save(rng_state(), tmp)
     dist_utils.barrier()
     if dist_utils.is_main():
         (path / MARKER).write_text(f"{step}\n")
@@ -138,10 +138,8 @@ def export_hf(engine, tokenizer, out_dir: str | os.PathLike, config_dict: dict, 
     state_dict = _consolidated_state_dict(engine)
     target = Path(out_dir) / "model"
     if dist_utils.is_main():
-        tmp = Path(out_dir) / f".model.tmp-{os.getpid()}"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        try:                           # a failed export leaves the previous one, and no temp folder
+        from seq2gen.utils.io import atomic_dir
+        with atomic_dir(target) as tmp:   # a failed export leaves the previous one, and no temp folder
             model = engine.module
             model.save_pretrained(tmp, state_dict=state_dict)
             if tokenizer is not None:
@@ -155,14 +153,5 @@ def export_hf(engine, tokenizer, out_dir: str | os.PathLike, config_dict: dict, 
                 if not src.is_file():
                     raise FileNotFoundError(f"export_files: {src} does not exist")
                 shutil.copy2(src, tmp / src.name)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        old = Path(out_dir) / f".model.old-{os.getpid()}"
-        if target.exists():
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old.exists():
-            shutil.rmtree(old)
     dist_utils.barrier()
     return target

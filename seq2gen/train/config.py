@@ -229,7 +229,8 @@ def batch_geometry(cfg: TrainConfig, world_size: int) -> tuple[int, int, int]:
 
 
 def deepspeed_config_dirs() -> list[Path]:
-    return [Path(__file__).resolve().parents[2] / "configs" / "deepspeed", Path.cwd() / "configs" / "deepspeed"]
+    from seq2gen.resources import config_dir
+    return [config_dir("deepspeed"), Path.cwd() / "configs" / "deepspeed"]
 
 
 def _read_deepspeed_json(spec) -> dict:

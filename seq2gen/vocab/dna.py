@@ -10,7 +10,8 @@ import numpy as np
 from seq2gen.errors import InputError
 
 BASES = "ACGTN"
-_COMPLEMENT = str.maketrans("ACGTNacgtnRYSWKMBDHVryswkmbdhv", "TGCANtgcanYRSWMKVHDBymswmkvhdb")
+#: IUPAC complement, both cases (R↔Y, K↔M, B↔V, D↔H; S, W, N themselves; RNA U → A): the one table in seq2gen
+_COMPLEMENT = str.maketrans("ACGTUNRYSWKMBDHVacgtunryswkmbdhv", "TGCAANYRSWMKVHDBtgcaanyrswmkvhdb")
 
 
 def build_normaliser(bases: list[str], iupac_to_n: list[str], rna: dict[str, str]) -> np.ndarray:

@@ -16,8 +16,9 @@ from pathlib import Path
 import yaml
 
 from seq2gen.errors import InputError
+from seq2gen.resources import data_dir
 
-DEFAULT_VOCAB_DIR = Path(__file__).resolve().parents[2] / "vocab"
+DEFAULT_VOCAB_DIR = data_dir("vocab")
 TOKEN_RE = re.compile(r"<[^<>\s]+>")
 _CONDITION_KINDS = ("task", "tissue", "species")
 

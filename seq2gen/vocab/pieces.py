@@ -15,12 +15,11 @@ from seq2gen.errors import InputError
 
 
 def _sequences(fasta, chunk: int, max_bases: int) -> list[str]:
-    if isinstance(fasta, (str, os.PathLike)):
-        from seq2gen.genome import Fasta
-        fa = Fasta(fasta)
-        seqs = (fa.fetch(name, 0, length) for name, length in fa.contigs.items())
-    else:
-        seqs = (str(s).upper() for s in fasta)
+    if isinstance(fasta, (str, os.PathLike)):   # reading files is seq2gen.genome's job, a later layer
+        raise InputError("sentencepiece pieces are learned from sequences, not a path", path=fasta,
+                         hint="pass fasta=seq2gen.genome.Fasta(path).sequences(), or use `seq2gen vocab build "
+                              "--fasta FILE`")
+    seqs = (str(s).upper() for s in fasta)
     out, total = [], 0
     for s in seqs:
         for i in range(0, len(s), chunk):

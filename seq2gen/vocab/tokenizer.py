@@ -27,10 +27,10 @@ def _kmers(k: int) -> list[str]:
 
 
 def build_tokenizer(vocab: Vocabulary | str | os.PathLike | None = None, mode: str = "char", k: int | None = None,
-                    fasta: str | os.PathLike | list[str] | None = None, seed: int = 0, **sp_options):
+                    fasta=None, seed: int = 0, **sp_options):
     """A ``Seq2GenTokenizer`` for the grammar in ``vocab`` with the given nucleotide ``mode``.
 
-    ``sentencepiece`` mode learns its pieces on ``fasta`` (a FASTA path or a list of sequences).
+    ``sentencepiece`` mode learns its pieces on ``fasta``: sequences (e.g. ``seq2gen.genome.Fasta(path).sequences()``).
     """
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
@@ -196,10 +196,26 @@ class Seq2GenTokenizer:
         if chunk.strip():
             ids.append(self.dna_ids(chunk, where="prompt", offset=offset))
 
-    def __call__(self, texts: str | list[str]) -> list[list[int]] | list[int]:
-        if isinstance(texts, str):
-            return self.encode_prompt(texts)
-        return [self.encode_prompt(t) for t in texts]
+    def __call__(self, texts: str | list[str], padding: bool = False, return_tensors: str | None = None,
+                 add_special_tokens: bool = True):
+        """HF-style call, validated like ``encode_prompt``: ``tok(p)["input_ids"]`` is ``encode_prompt(p)``.
+
+        Returns a ``transformers.BatchEncoding`` (``input_ids``, ``attention_mask``) so code written for a
+        ``PreTrainedTokenizerFast`` takes this tokenizer; a list of prompts gives lists, ``padding=True`` pads them
+        on the right with ``<pad>`` (mask 0), ``return_tensors="pt" | "np"`` converts (a single prompt gets a batch
+        axis, as in HF).
+        """
+        from transformers import BatchEncoding
+        single = isinstance(texts, str)
+        ids = [self.encode_prompt(t, eos=add_special_tokens) for t in ([texts] if single else texts)]
+        mask = [[1] * len(i) for i in ids]
+        if padding:
+            width = max(map(len, ids), default=0)
+            ids = [i + [self.pad_id] * (width - len(i)) for i in ids]
+            mask = [m + [0] * (width - len(m)) for m in mask]
+        if single and return_tensors is None:
+            return BatchEncoding({"input_ids": ids[0], "attention_mask": mask[0]})
+        return BatchEncoding({"input_ids": ids, "attention_mask": mask}, tensor_type=return_tensors)
 
     # ---------------------------------------------------------------- decoding
     def decode(self, ids, skip_special_tokens: bool = True) -> str:
@@ -211,3 +227,39 @@ class Seq2GenTokenizer:
     def ids_of(self, tokens: list[str]) -> list[int]:
         """Ids of known tokens, without the user-facing checks (for building decoding constraints)."""
         return [self.token_to_id[t] for t in tokens]
+
+
+def encode_pieces(tokenizer, pieces: list[str], eos: bool = True) -> np.ndarray:
+    """Ids of rendered pieces (grammar tokens or DNA runs), the one encoding of training data, inference prompts and
+    table evaluation; for ``tokens <dna> DNA </dna> tokens`` this is ``tokenizer.encode_parts``."""
+    dna_at = [i for i, p in enumerate(pieces) if not p.startswith("<")]
+    if len(dna_at) <= 1:
+        i = dna_at[0] if dna_at else len(pieces)
+        return tokenizer.encode_parts(pieces[:i], pieces[i] if dna_at else "", pieces[i + 1:], eos=eos)
+    if tokenizer.mode == "char":      # one base = one id: encode all DNA at once, then slot the tokens in between
+        is_tok = np.fromiter((p.startswith("<") for p in pieces), dtype=bool, count=len(pieces))
+        widths = np.fromiter((1 if t else len(p) for p, t in zip(pieces, is_tok)), dtype=np.int64,
+                             count=len(pieces))
+        out = np.empty(int(widths.sum()) + int(eos), dtype=np.int64)
+        tok_mask = np.zeros(out.size, dtype=bool)
+        tok_mask[(np.cumsum(widths) - widths)[is_tok]] = True
+        if eos:
+            tok_mask[-1] = True
+        tok_ids = tokenizer.token_ids([p for p, t in zip(pieces, is_tok) if t])
+        out[tok_mask] = tok_ids + ([tokenizer.eos_id] if eos else [])
+        out[~tok_mask] = tokenizer.dna_ids("".join(p for p, t in zip(pieces, is_tok) if not t))
+        return out
+    parts, run = [], []
+    for p in pieces:
+        if p.startswith("<"):
+            run.append(p)
+            continue
+        if run:
+            parts.append(np.asarray(tokenizer.token_ids(run), dtype=np.int64))
+            run = []
+        parts.append(tokenizer.dna_ids(p))
+    if run:
+        parts.append(np.asarray(tokenizer.token_ids(run), dtype=np.int64))
+    if eos:
+        parts.append(np.asarray([tokenizer.eos_id], dtype=np.int64))
+    return np.concatenate(parts)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..genome.io import atomic_write
+from ..utils.io import atomic_write
 from .genes import CORE_REL, GAP_CLEAR, TF_SLOTS, build_sequence, chrom_lengths, layout_genome, to_ascii
 from .motifs import make_motifs
 from .signals import (CHROMATIN, EXPRESSION, PEAKS, chromatin_tracks, peak_table, promoter_activity,
