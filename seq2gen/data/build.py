@@ -348,6 +348,18 @@ def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_
     return load_datasets(out)
 
 
+#: what a model trained on a data folder needs beside its weights (``Seq2Gen.from_pretrained`` refuses without them)
+MODEL_FILES = ("quantizers.json", "tasks.json")
+
+
+def model_files(data_dir) -> list[Path]:
+    """The data folder's ``quantizers.json`` and ``tasks.json`` (empty when ``data_dir`` is not a data folder)."""
+    d = Path(data_dir)
+    if not (d / CONFIG_FILE).is_file():
+        return []
+    return [d / n for n in MODEL_FILES if (d / n).is_file()]
+
+
 def load_datasets(out_dir, tasks=None) -> dict:
     """``{task: DatasetDict(train/validation/test)}`` from a built folder (memory-mapped Arrow)."""
     import datasets
