@@ -109,6 +109,15 @@ def test_contigs_in_no_split_are_fine_and_split_names_are_checked(world, tokeniz
             "splits name chromosome(s) 6 that the FASTA genome.fa does not have", "'6' is 'chr6'")
 
 
+def test_crlf_fasta_reads_right_and_mixed_line_ends_are_located(tmp_path):
+    from seq2gen.genome import Fasta
+    (tmp_path / "w.fa").write_bytes(b">chr1\r\nACGTA\r\nCCGGT\r\nTT\r\n>chr2\r\nGGG\r\n")
+    fa = Fasta(tmp_path / "w.fa")
+    assert fa.contigs == {"chr1": 12, "chr2": 3} and fa.fetch("chr1", 3, 11) == "TACCGGTT"
+    (tmp_path / "m.fa").write_bytes(b">chr1\r\nACGTA\nCCGGT\r\nTT\n")
+    located(lambda: Fasta(tmp_path / "m.fa"), "m.fa", 3, "mixed line endings", "dos2unix")
+
+
 def test_fasta_fetch_after_the_file_changed_names_contig_and_position(tmp_path):
     from seq2gen.genome import Fasta, write_fasta
     p = write_fasta(tmp_path / "g.fa", {"chr1": "ACGT" * 100, "chr2": "GGCC" * 50})
@@ -190,6 +199,13 @@ def test_expression_ids_that_mostly_miss_the_gtf_are_an_error(world, tokenizer, 
                   "rows of the expression table", "name a gene of the annotation", "unmatched e.g. ENSG00000000000",
                   "min_matched")
     assert "(50 %)" in msg or "(51 %)" in msg or "(49 %)" in msg
+
+
+def test_expression_tissue_column_case_is_an_error(world, tokenizer, tmp_path):
+    text = (world / "expression.tsv").read_text()
+    (world / "expression.tsv").write_text(text.replace("\tliver\t", "\tLiver\t", 1))
+    located(lambda: build(world, tokenizer, tmp_path / "d", ["expression"]), "expression.tsv", None,
+            "no column for tissues ['liver']; it has: Liver, heart", "did you mean 'Liver'?")
 
 
 def test_match_gene_ids_rules():

@@ -111,8 +111,9 @@ class Seq2Gen(TypedHelpers):
         for name in ("tasks.json", "quantizers.json"):
             if not (path / name).is_file():
                 raise InputError(f"the model directory has no {name}", path=path,
-                                 hint="list the data folder's quantizers.json and tasks.json in the training "
-                                      "config's export_files")
+                                 hint="`seq2gen train` with `data: DIR` exports them; from Python, list the data "
+                                      "folder's quantizers.json and tasks.json in the training config's "
+                                      "export_files (or copy them into the model directory)")
         tokenizer = Seq2GenTokenizer.from_pretrained(_tokenizer_dir(path))
         torch_dtype = _dtype(dtype)
         dev = torch.device(device)

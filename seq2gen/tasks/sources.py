@@ -105,7 +105,11 @@ def expression(world: WorldData, task, params, tissues, rng, primary=None, stats
     table = world.expression
     missing = [t for t in tissues if t not in table.columns]
     if missing:
-        raise InputError(f"expression table has no column for tissues {missing}", path=world.file("expression"))
+        near = [c for c in table.columns if c.lower() == missing[0].lower()]
+        raise InputError(f"expression table has no column for tissues {missing}; it has: "
+                         f"{', '.join(map(str, table.columns[:12]))}", path=world.file("expression"),
+                         hint=f"did you mean {near[0]!r}? column names are case-sensitive" if near
+                         else "name the columns after the manifest's tissues")
     m = match_gene_ids(table.index, g["gene_id"])
     require_match(m, float(params["min_matched"]), world.file("expression"), g["gene_id"])
     table = table.loc[list(m.mapping)].set_axis(list(m.mapping.values()))
