@@ -178,7 +178,10 @@ def test_predict_errors(m):
     with pytest.raises(InputError, match="must start with the token of a task"):
         m.predict("<dna> ACGT </dna>")
     with pytest.raises(InputError, match="too small for task chromatin"):
-        m.predict("<task:chromatin> <tissue:liver> <dna> ACGT </dna>", max_new_tokens=3)
+        m.predict(f"<task:chromatin> <tissue:liver> <dna> {'ACGT' * 100} </dna>", max_new_tokens=3)
+    with pytest.raises(InputError, match="prompt 0: prompt does not follow the template of task chromatin .*"
+                                         "the DNA has 4 bp; task chromatin reads 400-bp windows"):
+        m.predict("<task:chromatin> <tissue:liver> <dna> ACGT </dna>")
 
 
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs CUDA")
@@ -331,6 +334,25 @@ def test_write_scores_resume_without_duplicates(fx, m, tmp_path, monkeypatch):
     res = variants.write_scores(m, vcf, m.fasta, out, tissue="heart", chunk_size=16, resume=True)
     assert res["rows"] == ref["rows"] and out.read_text() == (tmp_path / "full.tsv").read_text()
     assert not list(tmp_path.glob("*.partial*"))
+
+
+def test_write_scores_failing_validation_leaves_no_partial(fx, m, tmp_path):
+    """A run that fails before its first checkpoint (a REF mismatch in record 2) must not block the corrected
+    rerun with "interrupted run … pass --resume"; an empty .partial left by an older version is cleared too."""
+    from seq2gen.infer import variants
+    lines = (fx["world"] / "variants.vcf").read_text().splitlines(keepends=True)
+    first = next(i for i, line in enumerate(lines) if not line.startswith("#"))
+    cols = lines[first + 1].split("\t")
+    cols[3] = {"A": "C", "C": "G", "G": "T", "T": "A"}[cols[3]]
+    bad = tmp_path / "bad.vcf"
+    bad.write_text("".join(lines[:first + 1] + ["\t".join(cols)] + lines[first + 2:]))
+    out = tmp_path / "scores.tsv"
+    with pytest.raises(InputError, match="REF does not match") as ei:
+        variants.write_scores(m, bad, m.fasta, out, tissue="heart", chunk_size=16)
+    assert ei.value.line == first + 2 and not list(tmp_path.glob("scores.tsv*"))
+    (tmp_path / "scores.tsv.partial").write_bytes(b"")
+    res = variants.write_scores(m, fx["world"] / "variants.vcf", m.fasta, out, tissue="heart", chunk_size=16)
+    assert res["records"] == len(lines) - first and out.is_file() and not list(tmp_path.glob("*.partial*"))
 
 
 # ---------------------------------------------------------------------------------------------- CLI

@@ -231,7 +231,9 @@ def s2g(model, tokenizer):
 def test_seq2gen_predict_and_constrained_generate(s2g, tokenizer):
     rng = np.random.default_rng(1)
     dna = ["".join(rng.choice(list("ACGT"), n)) for n in (40, 97)]
-    prompts = ([f"<task:promoter> <dna> {d} </dna>" for d in dna] + [f"<task:annotate> <dna> {d} </dna>" for d in dna]
+    win = {n: ["".join(rng.choice(list("ACGT"), n)) for _ in range(2)] for n in (384, 480)}   # the windows
+    prompts = ([f"<task:promoter> <dna> {d} </dna>" for d in win[384]]
+               + [f"<task:annotate> <dna> {d} </dna>" for d in win[480]]
                + [f"<task:span_corruption> <dna> {d[:20]} <extra_id_0> {d[25:]} </dna>" for d in dna])
     preds = s2g.predict(prompts, max_new_tokens=8)
     assert [p.task for p in preds] == ["promoter"] * 2 + ["annotate"] * 2 + ["span_corruption"] * 2

@@ -113,14 +113,16 @@ def sample_records(world, task, seed: int = 0, max_per_task: int | None = None, 
     return out
 
 
-def fit_quantizer(task, train_records: list[dict]):
+def fit_quantizer(task, train_records: list[dict], stats: dict | None = None):
     from seq2gen.vocab import Quantizer
     if task.quantizer is None:
         return None
     key = "values" if task.family == "track" else "value"
     vals = np.asarray([r[key] for r in train_records], dtype=np.float64).ravel()
     if vals.size == 0:
-        raise InputError(f"task {task.name!r} has no train rows to fit its quantizer on", path=task.path,
+        dropped = "; ".join(f"{k}: {v}" for k, v in (stats or {}).items() if not isinstance(v, dict))
+        raise InputError(f"task {task.name!r} has no train rows to fit its quantizer on"
+                         + (f" (this build: {dropped})" if dropped else ""), path=task.path,
                          hint="check the split chromosomes and tissue exclusions")
     return Quantizer.fit(vals, task.quantizer.method, task.quantizer.n_bins)
 
@@ -163,7 +165,7 @@ def build_task(world, task, tokenizer, seed: int = 0, max_per_task: int | None =
     from seq2gen.tasks.render import Renderer
     stats: dict = {}
     records = sample_records(world, task, seed, max_per_task, stats, data_root, tokenizer.vocab)
-    quantizer = fit_quantizer(task, records["train"])
+    quantizer = fit_quantizer(task, records["train"], stats)
     records["train"] = augment_records(records["train"], task.rc_fraction, task.rc_mode,
                                        seed=task_seed(seed, task.name))
     render = Renderer(task, tokenizer.vocab, quantizer, seed=task_seed(seed, task.name))
@@ -307,6 +309,18 @@ def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_
         if not bars_were_off:
             datasets.enable_progress_bars()
     return load_datasets(out)
+
+
+#: what a model trained on a data folder needs beside its weights (``Seq2Gen.from_pretrained`` refuses without them)
+MODEL_FILES = ("quantizers.json", "tasks.json")
+
+
+def model_files(data_dir) -> list[Path]:
+    """The data folder's ``quantizers.json`` and ``tasks.json`` (empty when ``data_dir`` is not a data folder)."""
+    d = Path(data_dir)
+    if not (d / CONFIG_FILE).is_file():
+        return []
+    return [d / n for n in MODEL_FILES if (d / n).is_file()]
 
 
 def load_datasets(out_dir, tasks=None) -> dict:

@@ -38,14 +38,23 @@ def _check_magic(path: Path) -> None:
 class BigWig:
     """A signal track. ``BigWig(path).binned_mean("chr1", 0, 1000, n_bins=10)`` → float32 array of 10 means.
 
+    ``aliases`` (file name → name to use, e.g. ``detect_aliases(...).renamed``) lets an Ensembl-named track
+    (``1``, ``MT``) answer to the FASTA's names (``chr1``, ``chrM``); ``.chroms`` is keyed by the names to use.
     The handle opens lazily and is dropped on pickling, so instances can be sent to DataLoader workers.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, aliases: dict[str, str] | None = None):
         self.path = Path(path)
         _check_magic(self.path)
         self._bw = None
-        self.chroms: dict[str, int] = dict(self._handle().chroms())
+        self.file_chroms: dict[str, int] = dict(self._handle().chroms())
+        self.aliases = {k: v for k, v in (aliases or {}).items() if k != v}
+        unknown = [k for k in self.aliases if k not in self.file_chroms]
+        if unknown:
+            raise InputError(f"aliases name chromosomes the bigWig does not have: {', '.join(unknown[:8])}",
+                             path=self.path)
+        self.chroms: dict[str, int] = {self.aliases.get(k, k): n for k, n in self.file_chroms.items()}
+        self._in_file = {v: k for k, v in self.aliases.items()}
 
     def _handle(self):
         if self._bw is None:
@@ -62,10 +71,11 @@ class BigWig:
         return self._bw
 
     def __getstate__(self):
-        return {"path": self.path, "chroms": self.chroms}
+        return {k: getattr(self, k) for k in ("path", "chroms", "file_chroms", "aliases", "_in_file")}
 
     def __setstate__(self, state):
-        self.path, self.chroms, self._bw = state["path"], state["chroms"], None
+        self.__dict__.update(state)
+        self._bw = None
 
     def __repr__(self) -> str:
         return f"BigWig({str(self.path)!r}, {len(self.chroms)} chroms)"
@@ -90,7 +100,8 @@ class BigWig:
         lo, hi = max(start, 0), min(end, length)
         if hi > lo:
             try:
-                out[lo - start:hi - start] = self._handle().values(chrom, lo, hi, numpy=True)
+                out[lo - start:hi - start] = self._handle().values(self._in_file.get(chrom, chrom), lo, hi,
+                                                                   numpy=True)
             except RuntimeError as e:
                 raise InputError(f"cannot read {chrom}:{lo}-{hi} ({e})", path=self.path,
                                  hint="the file may be truncated or corrupt") from None
@@ -132,6 +143,26 @@ class BigWig:
                 return np.where(counts > 0, sums / counts, np.nan).astype(np.float32)
         widths = np.diff(np.append(edges, end - start))
         return (sums / widths).astype(np.float32)
+
+
+def check_bigwig_contigs(bw: BigWig, contigs: dict[str, int], required=None) -> None:
+    """The track must describe the FASTA's assembly: every ``required`` chromosome (default: all of ``contigs``)
+    present, and every chromosome the two share of the same length — a bigWig of another build (hg19 vs hg38)
+    would otherwise give zero targets past its shorter ends, or signal at the wrong places."""
+    from seq2gen.genome.aliases import naming_hint, shown
+    required = list(contigs if required is None else required)
+    missing = [c for c in required if c not in bw.chroms]
+    if missing:     # reading them as zeros would silently bias every target there
+        raise InputError(f"chromosome(s) {shown(missing)} of the FASTA are not in this bigWig; it has: "
+                         f"{shown(bw.file_chroms)}", path=bw.path,
+                         hint=naming_hint(bw.file_chroms, contigs) if not set(bw.chroms) & set(required)
+                         else "write every chromosome the task uses into each track (or leave it out of the "
+                              "splits)")
+    for c, n in bw.chroms.items():
+        if c in contigs and contigs[c] != n:
+            raise InputError(f"{c} is {n:,} bp in this bigWig but {contigs[c]:,} bp in the FASTA: the track is "
+                             "from another assembly", path=bw.path,
+                             hint="use a bigWig made on the same genome build as the FASTA (or lift it over)")
 
 
 def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

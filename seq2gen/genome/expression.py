@@ -1,8 +1,12 @@
-"""Gene × tissue expression tables (TSV/CSV, optionally gzip) → a float DataFrame indexed by ``gene_id``.
+"""Gene × tissue expression tables (TSV/CSV or GTEx GCT, optionally gzip) → a float DataFrame indexed by ``gene_id``.
 
 Why a dedicated reader: expression targets are quantised into value tokens, so one stray ``"n/a"`` or a duplicated
 gene row would quietly shift quantiles or double-count a gene. Cells are parsed column-wise, and the first problem
 is reported with its file line (header = line 1, blank lines still counted) and column name.
+
+GCT (GTEx's format: a ``#1.2`` line, a ``rows<TAB>columns`` line, then ``Name<TAB>Description<TAB>samples…``) is
+detected by its first line; ``Name`` becomes the gene id, ``Description`` (the gene symbol) is dropped, and the
+declared dimensions must match the table.
 """
 from __future__ import annotations
 
@@ -28,13 +32,36 @@ def _separator(path: Path, header: str) -> str:
     return "\t" if "\t" in header else ","
 
 
+def _gct_body(lines: list[str], lineno, path: Path) -> tuple[list[str], object]:
+    """Strip a GCT's two preamble lines and its Description column (checking the declared dimensions)."""
+    dims = lines[1].split("\t") if len(lines) > 1 else []
+    if len(dims) < 2 or not all(d.strip().isdigit() for d in dims[:2]):
+        raise InputError(f"GCT line 2 must be '<rows><TAB><columns>', got {lines[1] if len(lines) > 1 else ''!r}",
+                         path=path, line=int(lineno[1]) if len(lineno) > 1 else 1)
+    n_rows, n_cols = int(dims[0]), int(dims[1])
+    if len(lines) < 3 or lines[2].split("\t")[:2] != ["Name", "Description"]:
+        raise InputError("GCT header must start with Name<TAB>Description", path=path,
+                         line=int(lineno[2]) if len(lineno) > 2 else None)
+    body = [line.split("\t", 2) for line in lines[2:]]
+    i = next((k for k, parts in enumerate(body) if len(parts) < 3), None)
+    if i is not None:
+        raise InputError("GCT row needs Name, Description and at least one value column", path=path,
+                         line=int(lineno[2 + i]))
+    out = [f"{parts[0]}\t{parts[2]}" for parts in body]
+    if len(out) - 1 != n_rows or len(body[0][2].split("\t")) != n_cols:
+        raise InputError(f"GCT declares {n_rows} rows × {n_cols} columns, the table has {len(out) - 1} × "
+                         f"{len(body[0][2].split(chr(9)))}", path=path, line=int(lineno[1]),
+                         hint="the file may be truncated; re-download it")
+    return out, lineno[2:]
+
+
 def _unquote(s: pd.Series) -> pd.Series:
     return s.str.strip().str.replace(r'^"(.*)"$', r"\1", regex=True)
 
 
 def read_expression(path: str | os.PathLike, tissues: list[str] | None = None,
                     allow_missing: bool = False) -> pd.DataFrame:
-    """First column = gene id, other columns = tissues; every cell a finite number.
+    """First column = gene id, other columns = tissues (or a GTEx GCT); every cell a finite number.
 
     ``tissues`` selects (and orders) columns; a requested tissue that is absent is an error listing those present.
     Missing cells (``NA``, empty, …) are an error unless ``allow_missing=True`` (then NaN). Quoted fields are
@@ -44,7 +71,11 @@ def read_expression(path: str | os.PathLike, tissues: list[str] | None = None,
     lines, lineno = data_lines(read_text(path), skip_prefixes=())
     if len(lines) == 0:
         raise InputError("empty expression table", path=path)
-    sep = _separator(path, lines[0])
+    if lines[0].startswith("#1."):
+        lines, lineno = _gct_body(lines, lineno, path)
+        sep = "\t"
+    else:
+        sep = _separator(path, lines[0])
     header = _unquote(pd.Series(lines[0].split(sep), dtype=str)).tolist()
     names = header[1:]
     if not names:

@@ -19,6 +19,9 @@ from seq2gen.genome.annotation import exons, genes, introns, transcripts, tss  #
 from seq2gen.genome.io import data_lines, field_counts, first_bad, parse_table, read_text
 
 BED_NAMES = ["chrom", "start", "end", "name", "score", "strand"]
+#: ENCODE narrowPeak (BED6+4): signalValue, pValue and qValue (-log10, -1 = not given), summit offset (-1 = none)
+NARROWPEAK = BED_NAMES + ["signal", "p_value", "q_value", "peak"]
+BED_SKIP = ("#", "track", "browser")
 
 
 def _parse_with_ints(lines: list[str], ncol: int, int_cols: tuple[int, ...]) -> pd.DataFrame:
@@ -76,10 +79,9 @@ def check_coordinates(df: pd.DataFrame, lineno: np.ndarray, path, contigs: dict[
     lengths = df["chrom"].map(contigs)
     i = first_bad(lengths.isna())
     if i is not None:
-        known = list(contigs)
-        shown = ", ".join(known[:8]) + (f", … ({len(known)} in all)" if len(known) > 8 else "")
-        raise InputError(f"unknown contig {df['chrom'].iat[i]!r}; known: {shown}", path=path, line=int(lineno[i]),
-                         hint="check the chromosome naming (e.g. 'chr1' vs '1') and the genome build")
+        from seq2gen.genome.aliases import naming_hint, shown
+        raise InputError(f"unknown contig {df['chrom'].iat[i]!r}; known: {shown(contigs)}", path=path,
+                         line=int(lineno[i]), hint=naming_hint([df["chrom"].iat[i]], contigs))
     i = first_bad(end > lengths.to_numpy())
     if i is not None:
         raise InputError(f"end {end[i]} is beyond the length of {df['chrom'].iat[i]} ({int(lengths.iat[i])})",
@@ -103,7 +105,7 @@ def read_bed(path: str | os.PathLike, contigs: dict[str, int] | None = None) -> 
     empty frame with the three core columns.
     """
     path = Path(path)
-    lines, lineno = data_lines(read_text(path), skip_prefixes=("#", "track", "browser"))
+    lines, lineno = data_lines(read_text(path), skip_prefixes=BED_SKIP)
     if len(lines) == 0:
         return pd.DataFrame({"chrom": pd.Series(dtype=str), "start": pd.Series(dtype=np.int64),
                              "end": pd.Series(dtype=np.int64)})
@@ -121,6 +123,44 @@ def read_bed(path: str | os.PathLike, contigs: dict[str, int] | None = None) -> 
         if i is not None:
             raise InputError(f"strand must be '+', '-' or '.', got {df['strand'].iat[i]!r}", path=path,
                              line=int(lineno[i]))
+    return df
+
+
+def bed_row_lines(path: str | os.PathLike) -> np.ndarray:
+    """File line number of each row ``read_bed`` returns (for errors found after reading, e.g. a bad tissue)."""
+    return data_lines(read_text(path), skip_prefixes=BED_SKIP)[1]
+
+
+def read_narrowpeak(path: str | os.PathLike, contigs: dict[str, int] | None = None) -> pd.DataFrame:
+    """ENCODE narrowPeak (exactly 10 columns) → ``chrom, start, end, name, score, strand, signal, p_value,
+    q_value, peak`` plus ``summit`` (genome position: ``start + peak``, or the interval centre when ``peak`` is
+    -1). A broadPeak (9 columns) or a plain BED is an error that says which it looks like."""
+    path = Path(path)
+    df = read_bed(path, contigs)
+    if len(df) == 0:                    # a cell type with no peaks: a valid, empty narrowPeak
+        return pd.DataFrame({c: pd.Series(dtype=object if c in ("chrom", "name", "strand") else np.int64
+                                          if c in ("start", "end", "peak") else float)
+                             for c in NARROWPEAK}).assign(summit=pd.Series(dtype=np.int64))
+    if df.shape[1] != 10:
+        kind = {9: "a broadPeak (BED6+3)", 3: "a plain BED3", 6: "a BED6"}.get(df.shape[1], "not a narrowPeak")
+        raise InputError(f"{df.shape[1]} columns: this looks like {kind}, a narrowPeak has 10", path=path,
+                         line=int(bed_row_lines(path)[0]),
+                         hint="read it with read_bed, or pass the ENCODE narrowPeak (BED6+4) file")
+    df.columns = NARROWPEAK
+    for col in ("score", "signal", "p_value", "q_value", "peak"):
+        if not pd.api.types.is_numeric_dtype(df[col]):
+            i = first_bad(pd.to_numeric(df[col], errors="coerce").isna())
+            raise InputError(f"narrowPeak column {col!r} must be numeric, got {df[col].iat[i]!r}", path=path,
+                             line=int(bed_row_lines(path)[i]))
+    peak = df["peak"].to_numpy()
+    width = (df["end"] - df["start"]).to_numpy()
+    i = first_bad((peak != np.round(peak)) | (peak < -1) | (peak >= np.maximum(width, 1)))
+    if i is not None:
+        raise InputError(f"summit offset (column 10) {df['peak'].iat[i]} is not -1 or within the peak "
+                         f"(0..{width[i] - 1})", path=path, line=int(bed_row_lines(path)[i]),
+                         hint="column 10 is the summit's offset from the peak start")
+    df["peak"] = df["peak"].astype(np.int64)
+    df["summit"] = np.where(peak >= 0, df["start"] + peak, (df["start"] + df["end"]) // 2).astype(np.int64)
     return df
 
 

@@ -52,16 +52,21 @@ class _Triage:
             raise InputError(message(i), path=path, line=int(lineno[i]), hint=hint)
 
 
-def _find_header(text: str, path) -> int:
-    """1-based line number of ``#CHROM``; InputError if it is missing, malformed or comes after records."""
+def _find_header(text: str, path) -> tuple[int, list[str]]:
+    """1-based line number of ``#CHROM`` and the sample names after ``FORMAT``; InputError if the line is missing,
+    malformed or comes after records."""
     for n, line in enumerate(text.splitlines(), start=1):
         if line.startswith("##") or not line.strip():
             continue
         if line.startswith("#CHROM"):
-            if line.split("\t")[:8] != HEADER:
+            fields = line.rstrip("\r").split("\t")
+            if fields[:8] != HEADER:
                 raise InputError("malformed #CHROM header line", path=path, line=n,
                                  hint="expected tab-separated " + " ".join(HEADER))
-            return n
+            if len(fields) > 8 and (fields[8] != "FORMAT" or len(fields) == 9):
+                raise InputError("after INFO a VCF header has FORMAT and then at least one sample column, got "
+                                 f"{' '.join(fields[8:11])!r}", path=path, line=n)
+            return n, fields[9:]
         break
     else:
         n = None
@@ -94,17 +99,19 @@ def read_vcf(path: str | os.PathLike, fasta=None, on_error: str = "raise") -> pd
 
     ``start/end`` are 0-based half-open over REF; ``pos`` is the file's 1-based POS. Only biallelic SNVs and indels
     of ≤ 50 bp over A/C/G/T/N are accepted. With ``fasta`` (a ``Fasta``), contigs and REF are checked against it.
+    Genotype columns (FORMAT + samples) are not read; their names are in ``df.attrs["samples"]``.
     """
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     path = Path(path)
     text = read_text(path)
-    header_line = _find_header(text, path)
+    header_line, samples = _find_header(text, path)
     lines, lineno = data_lines(text, skip_prefixes=("#",))
     if len(lines) == 0:
         dtypes = {"start": np.int64, "end": np.int64, "pos": np.int64, "qual": float}
         empty = pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, object)) for c in CORE})
         empty.attrs["skipped"] = {}
+        empty.attrs["samples"] = samples
         return empty
     if lineno[0] < header_line:
         raise InputError("record before the #CHROM header line", path=path, line=int(lineno[0]))
@@ -138,8 +145,13 @@ def read_vcf(path: str | os.PathLike, fasta=None, on_error: str = "raise") -> pd
     end = start + ref.str.len().to_numpy()
     if fasta is not None:
         length = chrom.map(fasta.contigs)
-        t.flag("unknown contig", length.isna(), lambda i: f"contig {chrom.iat[i]!r} is not in {fasta.path.name} "
-               f"(has {', '.join(list(fasta.contigs)[:8])})", "check chromosome naming and genome build")
+        unknown = length.isna()
+        hint = None
+        if unknown.any():
+            from seq2gen.genome.aliases import naming_hint
+            hint = naming_hint(pd.unique(chrom[unknown])[:50], fasta.contigs)
+        t.flag("unknown contig", unknown, lambda i: f"contig {chrom.iat[i]!r} is not in {fasta.path.name} "
+               f"(has {', '.join(list(fasta.contigs)[:8])})", hint)
         t.flag("beyond contig end", end > length.fillna(0).to_numpy(),
                lambda i: f"REF {chrom.iat[i]}:{pos[i]} extends past the contig end ({int(length.iat[i])})")
         found = pd.Series("", index=raw.index)
@@ -155,6 +167,7 @@ def read_vcf(path: str | os.PathLike, fasta=None, on_error: str = "raise") -> pd
                        "alt": alt, "qual": qual, "filter": raw[6]})[keep]
     df = pd.concat([df, _parse_info(raw[7][keep])], axis=1).reset_index(drop=True)
     df.attrs["skipped"] = t.counts()
+    df.attrs["samples"] = samples
     if df.attrs["skipped"]:
         log.warning("%s: skipped %d of %d records: %s", path, int((~keep).sum()), len(keep),
                     ", ".join(f"{k}={v}" for k, v in df.attrs["skipped"].items()))

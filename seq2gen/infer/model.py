@@ -109,8 +109,9 @@ class Seq2Gen(TypedHelpers):
         for name in ("tasks.json", "quantizers.json"):
             if not (path / name).is_file():
                 raise InputError(f"the model directory has no {name}", path=path,
-                                 hint="list the data folder's quantizers.json and tasks.json in the training "
-                                      "config's export_files")
+                                 hint="`seq2gen train` with `data: DIR` exports them; from Python, list the data "
+                                      "folder's quantizers.json and tasks.json in the training config's "
+                                      "export_files (or copy them into the model directory)")
         tokenizer = Seq2GenTokenizer.from_pretrained(_tokenizer_dir(path))
         torch_dtype = _dtype(dtype)
         dev = torch.device(device)
@@ -201,12 +202,16 @@ class Seq2Gen(TypedHelpers):
         return preds[0] if single else preds
 
     def prepare(self, prompts: list[str]) -> tuple[list[np.ndarray], list[str]]:
-        """Encoded prompts and their tasks (``InputError`` naming the prompt for unknown tokens or no task token);
-        ``predict`` = ``prepare`` + ``predict_ids``."""
+        """Encoded prompts and their tasks; ``InputError`` naming the prompt for unknown tokens, no task token, or a
+        structure that is not its task's template (``seq2gen.tasks.promptcheck``: tokens, ``<dna>…</dna>``, window
+        length). ``predict`` = ``prepare`` + ``predict_ids``."""
+        from seq2gen.tasks.promptcheck import check_prompt
         rows, tasks = self.encode(prompts), []
+        names = self.tokenizer.id_to_token
         for i, r in enumerate(rows):
             try:
                 tasks.append(self.task_of(r))
+                check_prompt(self.registry.get(tasks[-1]), [names[int(x)] for x in r], self.vocab.off_resolution)
             except InputError as exc:
                 raise InputError(f"prompt {i}: {exc}") from None
         return rows, tasks

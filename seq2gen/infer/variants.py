@@ -341,6 +341,8 @@ def write_scores(m, vcf, fasta, out, tissue=None, methods=None, task: str = "var
     settings = {"vcf": str(Path(vcf).resolve()), "vcf_size": st.st_size, "vcf_mtime_ns": st.st_mtime_ns,
                 "model": m.source, "tissues": tissues, "methods": list(methods), "task": task}
     state = {"records": 0, "bytes": 0, "rows": 0}
+    if part.exists() and not state_path.exists() and part.stat().st_size == 0:
+        part.unlink()        # a run that failed before its first checkpoint: nothing to resume
     if part.exists() or state_path.exists():
         if not resume:
             raise InputError(f"an interrupted run left {part.name}", path=part,
@@ -360,6 +362,7 @@ def write_scores(m, vcf, fasta, out, tissue=None, methods=None, task: str = "var
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=count_records(vcf), initial=state["records"], unit="variant", desc="score-vcf")
+    fresh = not part.exists()
     try:
         with open(part, "ab") as f:
             for done, df in iter_vcf_chunks(vcf, fasta, chunk_size, skip=state["records"]):
@@ -377,6 +380,10 @@ def write_scores(m, vcf, fasta, out, tissue=None, methods=None, task: str = "var
                 empty = score_chunk(m, pd.DataFrame(columns=["chrom", "pos", "id", "ref", "alt", "start"]),
                                     fasta, tissues, methods, task)
                 f.write(empty.to_csv(sep="\t", index=False, lineterminator="\n").encode())
+    except BaseException:
+        if fresh and not state_path.exists():     # failed before any checkpoint (e.g. bad VCF): leave no .partial
+            part.unlink(missing_ok=True)
+        raise
     finally:
         if bar is not None:
             bar.close()

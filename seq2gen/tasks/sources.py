@@ -85,14 +85,31 @@ def tss_windows(world: WorldData, task, params, tissues, rng, primary=None, stat
 
 
 def expression(world: WorldData, task, params, tissues, rng, primary=None, stats=None) -> pd.DataFrame:
+    """Gene × tissue rows. Table IDs are matched to the GTF's exactly, then with version suffixes reconciled
+    (``ENSG…`` vs ``ENSG….17``); fewer than ``min_matched`` of the table's rows matched is an error, and every
+    count (reconciled, unmatched, genes without a row) goes into the build's stats."""
+    from seq2gen.genome.geneids import match_gene_ids, require_match
     g = world.genes
     table = world.expression
     missing = [t for t in tissues if t not in table.columns]
     if missing:
-        raise InputError(f"expression table has no column for tissues {missing}", path=world.file("expression"))
+        near = [c for c in table.columns if c.lower() == missing[0].lower()]
+        raise InputError(f"expression table has no column for tissues {missing}; it has: "
+                         f"{', '.join(map(str, table.columns[:12]))}", path=world.file("expression"),
+                         hint=f"did you mean {near[0]!r}? column names are case-sensitive" if near
+                         else "name the columns after the manifest's tissues")
+    m = match_gene_ids(table.index, g["gene_id"])
+    require_match(m, float(params["min_matched"]), world.file("expression"), g["gene_id"])
+    table = table.loc[list(m.mapping)].set_axis(list(m.mapping.values()))
     has = g["gene_id"].isin(table.index).to_numpy()
-    if stats is not None and (~has).sum():
-        stats["genes without expression"] = int((~has).sum())
+    if stats is not None:
+        for k, label in (("version reconciled", "expression rows matched after reconciling ID versions"),
+                         ("ambiguous", "expression rows with an ambiguous unversioned ID dropped"),
+                         ("unmatched", "expression rows naming no gene of the GTF dropped")):
+            if m.counts[k]:
+                stats[label] = m.counts[k]
+        if (~has).sum():
+            stats["genes without expression"] = int((~has).sum())
     g = g[has].reset_index(drop=True)
     s, e, a = place(g["tss"].to_numpy(), g["strand"].to_numpy(), task.window, rng)
     df = _frame(len(g), chrom=g["chrom"].to_numpy(object), start=s, end=e, strand=g["strand"].to_numpy(object),
@@ -273,7 +290,8 @@ ALLELES = ["A", "C", "G", "T"]
 SOURCES: dict[str, SourceType] = {
     "tss_windows": SourceType(tss_windows, {"label": "<yes>"}, frozenset({"{label}"}), ("tss",),
                               ("classification",), label_params=("label",)),
-    "expression": SourceType(expression, {}, frozenset({"{value}"}), ("tss",), ("regression",), needs_tissue=True),
+    "expression": SourceType(expression, {"min_matched": 0.9}, frozenset({"{value}"}), ("tss",), ("regression",),
+                             needs_tissue=True),
     "peaks": SourceType(peaks, {"bound": "<yes>", "unbound": "<no>"}, frozenset({"{label}"}), ("interval_centre",),
                         ("classification",), needs_tissue=True, label_params=("bound", "unbound")),
     "bigwig_track": SourceType(bigwig_track, {"n_bins": 8, "nan": "zero"}, frozenset({"{values}"}),
@@ -315,7 +333,7 @@ def fetch_values(world: WorldData, task, df: pd.DataFrame) -> list[list[float]]:
         tissue, chrom = key.split("\t")
         bw = world.bigwig(tissue)
         rows = df.iloc[np.asarray(idx)]
-        clen = bw.chroms[chrom]          # WorldData.bigwig checked that every FASTA chromosome is there
+        clen = bw.chroms[chrom]          # WorldData.bigwig checked that every split chromosome is there
         if clen and clen <= WHOLE_CHROM_MAX and len(rows) * 250e-6 > clen * 7e-9:
             track = bw.values(chrom, 0, clen)
             pos = rows["start"].to_numpy(np.int64)[:, None] + np.arange(L)[None, :]

@@ -5,7 +5,9 @@ Files are named by ``world.json`` (``files``, ``splits``, ``tissues``); each tab
 """
 from __future__ import annotations
 
+import difflib
 import json
+import logging
 import os
 from functools import cached_property
 from pathlib import Path
@@ -15,6 +17,7 @@ import pandas as pd
 
 from seq2gen.errors import InputError
 
+log = logging.getLogger(__name__)
 MANIFEST = "world.json"
 
 
@@ -54,12 +57,36 @@ class WorldData:
     # ------------------------------------------------------------------ tables
     @cached_property
     def fasta(self):
+        """Validated on open (~1 s per 50 Mb): a stale ``.fai`` or a garbled line would put other DNA in rows."""
         from seq2gen.genome import Fasta
-        return Fasta(self.file("genome"), validate=False)
+        return Fasta(self.file("genome"))
 
     @cached_property
     def contigs(self) -> dict[str, int]:
-        return dict(self.fasta.contigs)
+        contigs = dict(self.fasta.contigs)
+        self._check_splits(contigs)
+        return contigs
+
+    def _check_splits(self, contigs: dict[str, int]) -> None:
+        """Every split chromosome must be a FASTA contig (else its split is silently empty); contigs in no split
+        (chrM, unplaced scaffolds) are fine — their rows are dropped and counted by the data build."""
+        from seq2gen.genome.aliases import naming_hint, shown
+        named = [c for cs in self.splits.values() for c in cs]
+        missing = [c for c in named if c not in contigs]
+        if missing:
+            raise InputError(f"splits name chromosome(s) {shown(missing)} that the FASTA "
+                             f"{self.file('genome').name} does not have; it has: {shown(contigs)}",
+                             path=self.dir / MANIFEST, hint=naming_hint(missing, contigs))
+        twice = [c for c in dict.fromkeys(named) if named.count(c) > 1]
+        if twice:
+            raise InputError(f"chromosome(s) {shown(twice)} are in more than one split", path=self.dir / MANIFEST,
+                             hint="a chromosome belongs to exactly one of train / validation / test")
+
+    @property
+    def split_contigs(self) -> list[str]:
+        """FASTA contigs that some split uses (what a task reads rows, DNA and signal from)."""
+        used = {c for cs in self.splits.values() for c in cs}
+        return [c for c in self.contigs if c in used]
 
     @cached_property
     def gtf(self) -> pd.DataFrame:
@@ -95,7 +122,27 @@ class WorldData:
             df.columns = names
         if "tissue" not in df.columns:
             raise InputError("peaks need a 'tissue' column (7th BED column)", path=self.file("peaks"))
+        self._check_peak_tissues(df)
         return df
+
+    def _check_peak_tissues(self, df: pd.DataFrame) -> None:
+        """A peak of a tissue the manifest does not declare (``Liver`` vs ``liver``) would be dropped, turning
+        its site into a negative: name the first such row and the closest declared tissue instead."""
+        from seq2gen.genome.intervals import bed_row_lines
+        from seq2gen.genome.io import first_bad
+        tissue = df["tissue"].astype(str)
+        i = first_bad(~tissue.isin(self.tissues))
+        if i is None:
+            return
+        name = tissue.iat[i]
+        close = [t for t in self.tissues if t.lower() == name.lower()] or difflib.get_close_matches(
+            name, self.tissues, n=1)
+        n_bad = int((~tissue.isin(self.tissues)).sum())
+        raise InputError(f"peak tissue {name!r} is not a tissue of {MANIFEST} ({', '.join(self.tissues)}); "
+                         f"{n_bad} row(s) name undeclared tissues", path=self.file("peaks"),
+                         line=int(bed_row_lines(self.file("peaks"))[i]),
+                         hint=(f"did you mean {close[0]!r}? " if close else "")
+                         + "tissue names are case-sensitive: rename them, or declare the tissue in world.json")
 
     @cached_property
     def expression(self) -> pd.DataFrame:
@@ -109,17 +156,26 @@ class WorldData:
 
     def bigwig(self, tissue: str):
         if tissue not in self._bw:
-            from seq2gen.genome import BigWig
             files = self.manifest["files"].get("bigwig", {})
             if tissue not in files:
                 raise InputError(f"world.json names no bigWig for tissue {tissue!r}", path=self.dir / MANIFEST,
                                  hint=f"has: {', '.join(files)}")
-            bw = BigWig(self.dir / files[tissue])
-            missing = [c for c in self.fasta.contigs if c not in bw.chroms]
-            if missing:     # reading them as zeros would silently bias every target there
-                raise InputError(f"chromosome(s) {', '.join(missing)} of the FASTA are not in this bigWig",
-                                 path=bw.path, hint="write every chromosome into each tissue's track")
-            self._bw[tissue] = bw
+            self._bw[tissue] = self._open_bigwig(self.dir / files[tissue])
+        return self._bw[tissue]
+
+    def _open_bigwig(self, path: Path):
+        """Open a track in the FASTA's chromosome names (Ensembl ``1``/``MT`` auto-mapped and logged) and check it
+        is of the same assembly: every split chromosome present, shared chromosomes of equal length."""
+        from seq2gen.genome import BigWig
+        from seq2gen.genome.aliases import detect_aliases
+        from seq2gen.genome.bigwig import check_bigwig_contigs
+        bw = BigWig(path)
+        amap = detect_aliases(bw.file_chroms, self.contigs, path=path)
+        if amap.renamed:
+            log.warning("%s: %s", path, amap.report())
+            bw = BigWig(path, aliases=amap.renamed)
+        check_bigwig_contigs(bw, self.contigs, self.split_contigs)
+        return bw
         return self._bw[tissue]
 
     # ------------------------------------------------------------------ sequence

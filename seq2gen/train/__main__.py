@@ -23,13 +23,30 @@ def main(argv=None) -> int:
     from seq2gen.train.loop import train
     try:
         overrides = args.overrides + (["resume=true"] if args.resume else [])
-        result = train(load_train_config(args.config, overrides))
+        result = train(with_data_exports(load_train_config(args.config, overrides)))
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if result["export_dir"] is not None:
         logging.getLogger("seq2gen.train").info("exported %s", result["export_dir"])
     return 0
+
+
+def with_data_exports(cfg):
+    """Training on a data folder exports its ``quantizers.json`` and ``tasks.json`` with the model (logged), so
+    ``seq2gen evaluate`` / ``Seq2Gen.from_pretrained`` can load it without the user listing them in export_files."""
+    from pathlib import Path
+
+    from seq2gen.data.build import model_files
+    if cfg.data is None or cfg.data_loader != "seq2gen.data:load_datasets":
+        return cfg
+    have = {Path(f).name for f in cfg.export_files}
+    add = [str(p) for p in model_files(cfg.data) if p.name not in have]
+    if add:
+        logging.getLogger("seq2gen.train").info("exporting %s with the model (from the data folder)",
+                                                ", ".join(add))
+        cfg.export_files = [*cfg.export_files, *add]
+    return cfg
 
 
 if __name__ == "__main__":
