@@ -74,11 +74,14 @@ def world(
     out: Path = typer.Option(Path("runs/world"), help="Output folder for the synthetic genome world."),
     size: str = typer.Option("500kb", help="Genome size, e.g. 500kb, 2Mb, 50Mb."),
     seed: int = typer.Option(0, help="Same seed → byte-identical files."),
+    style: str = typer.Option("default", help="default | encode: real-world conventions (bgzip FASTA/VCF, "
+                              "GENCODE GTF, narrowPeak per cell type, GCT, Ensembl names; docs/own-data.md)."),
 ) -> None:
-    """Write the embedded synthetic genome world (FASTA, GTF, BED, bigWig, expression TSV, VCF, world.json)."""
+    """Write the embedded synthetic genome world (FASTA, GTF, BED, bigWig, expression TSV, VCF, world.json, and
+    data_spec.yaml for `seq2gen data build --spec`)."""
     from seq2gen.world import generate_world
     try:
-        manifest = generate_world(out, size=_parse_size(size), seed=seed, progress=True)
+        manifest = generate_world(out, size=_parse_size(size), seed=seed, progress=True, style=style)
     except InputError as exc:
         _fail(exc)
     console.print(f"world: {manifest['size']:,} bp on {len(manifest['chromosomes'])} chromosomes, tissues "
