@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from seq2gen.errors import InputError
+from seq2gen.vocab.extend import token_name as tissue_key  # noqa: F401  (GTEx/ENCODE spelling → token name)
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -204,20 +205,3 @@ def reconcile_gene_ids(table: pd.DataFrame, gene_ids: pd.Series, path, report: d
     out = table[ok.to_numpy()].copy()
     out.index = pd.Index(target[ok].to_numpy(object), name="gene_id")
     return out
-
-
-def tissue_key(name: str) -> str:
-    """GTEx/ENCODE spelling → token name: ``Brain - Cortex`` → ``brain_cortex``, ``HepG2`` → ``hepg2``."""
-    return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
-
-
-class AliasedFasta:
-    """A ``seq2gen.genome.Fasta`` that also answers to a file's spellings of its contigs (for ``read_vcf``'s REF
-    check on a VCF that says ``1`` where the FASTA says ``chr1``)."""
-
-    def __init__(self, fasta, to_fasta: dict[str, str]):
-        self.fasta, self.path, self._map = fasta, fasta.path, to_fasta
-        self.contigs = {**fasta.contigs, **{k: fasta.contigs[v] for k, v in to_fasta.items()}}
-
-    def fetch(self, chrom: str, start: int, end: int, strand: str = "+") -> str:
-        return self.fasta.fetch(self._map.get(chrom, chrom), start, end, strand)
