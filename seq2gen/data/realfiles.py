@@ -205,3 +205,15 @@ def reconcile_gene_ids(table: pd.DataFrame, gene_ids: pd.Series, path, report: d
     out = table[ok.to_numpy()].copy()
     out.index = pd.Index(target[ok].to_numpy(object), name="gene_id")
     return out
+
+
+class AliasedFasta:
+    """A ``seq2gen.genome.Fasta`` that also answers to a file's spellings of its contigs (for ``read_vcf``'s REF
+    check on a VCF that says ``1`` where the FASTA says ``chr1``)."""
+
+    def __init__(self, fasta, to_fasta: dict[str, str]):
+        self.fasta, self.path, self._map = fasta, fasta.path, to_fasta
+        self.contigs = {**fasta.contigs, **{k: fasta.contigs[v] for k, v in to_fasta.items()}}
+
+    def fetch(self, chrom: str, start: int, end: int, strand: str = "+") -> str:
+        return self.fasta.fetch(self._map.get(chrom, chrom), start, end, strand)
