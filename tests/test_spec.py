@@ -319,7 +319,7 @@ def test_init_from_grows_the_embedding_and_keeps_old_rows(tokenizer, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- end to end
-def test_encode_world_spec_to_training_to_evaluation(worlds, registry, tokenizer, tmp_path):
+def test_encode_world_spec_to_training_to_evaluation(worlds, registry, tokenizer, tmp_path, one_torch_thread):
     """``--style encode`` world → spec → datasets → 50 steps of tiny-model training → evaluate (the CLI path)."""
     from typer.testing import CliRunner
 
@@ -339,6 +339,7 @@ def test_encode_world_spec_to_training_to_evaluation(worlds, registry, tokenizer
     ds = load_datasets(tmp_path / "data")
     cfg = yaml.safe_load((REPO / "configs" / "train" / "tiny_test.yaml").read_text())
     cfg.update(out_dir=str(tmp_path / "run"), max_steps=50, eval_every=0, save_every=0, progress=False,
+               micro_batch_size=4,
                export_files=[str(tmp_path / "data" / f) for f in ("quantizers.json", "tasks.json")])
     result = train(cfg, datasets=ds, tokenizer=tokenizer)
     assert result["step"] == 50
