@@ -73,17 +73,54 @@ def vocab_show(
     console.print(f"{len(ids)} tokens; decoded: {tok.decode(ids)}")
 
 
+@vocab_app.command("add")
+def vocab_add(
+    tissue: Optional[list[str]] = typer.Option(None, "--tissue", help="New tissue / cell type name (repeatable)."),
+    task: Optional[list[str]] = typer.Option(None, "--task", help="New task name (repeatable)."),
+    species: Optional[list[str]] = typer.Option(None, "--species", help="New species name (repeatable)."),
+    spec: Optional[Path] = typer.Option(None, help="Add every tissue of this data spec's sample sheet."),
+    tokenizer: Optional[Path] = typer.Option(None, help="Saved tokenizer to extend (e.g. a model's export)."),
+    out: Optional[Path] = typer.Option(None, help="Where the extended tokenizer goes (with --tokenizer)."),
+    config: Optional[Path] = typer.Option(None, help="Or: a vocabulary folder whose added.yaml gets the names."),
+) -> None:
+    """Add tissue/task/species tokens after every existing id, so a trained model keeps its ids and only grows its
+    embedding when fine-tuned with `init_from` (docs/own-data.md)."""
+    from seq2gen.vocab.extend import add_to_vocab_dir, extend_tokenizer
+    names = {"tissue": list(tissue or []), "task": list(task or []), "species": list(species or [])}
+    try:
+        if spec is not None:
+            from seq2gen.data.specworld import SpecWorld
+            names["tissue"] += SpecWorld(spec).tissues
+        if (tokenizer is None) == (config is None):
+            raise InputError("give --tokenizer DIR --out NEW_DIR, or --config VOCAB_DIR")
+        if tokenizer is not None:
+            from seq2gen.vocab import Seq2GenTokenizer
+            if out is None:
+                raise InputError("--tokenizer needs --out (the extended copy is written there)")
+            tok, added, known = extend_tokenizer(Seq2GenTokenizer.from_pretrained(tokenizer), names)
+            tok.save_pretrained(out)
+        else:
+            added, known = add_to_vocab_dir(config, names), []
+    except InputError as exc:
+        _fail(exc)
+    console.print(f"added {len(added)} token(s): {' '.join(added) or '-'}"
+                  + (f"; already known: {' '.join(known)}" if known else "") + f" → {out or config}")
+
+
 @app.command()
 def world(
     out: Path = typer.Option(Path("runs/world"), help="Output folder for the synthetic genome world."),
     size: str = typer.Option("500kb", help="Genome size, e.g. 500kb, 2Mb, 50Mb."),
     seed: int = typer.Option(0, help="Same seed → byte-identical files."),
+    style: str = typer.Option("default", help="default | encode: real-world conventions (bgzip FASTA/VCF, "
+                              "GENCODE GTF, narrowPeak per cell type, GCT, Ensembl names; docs/own-data.md)."),
 ) -> None:
-    """Write the embedded synthetic genome world (FASTA, GTF, BED, bigWig, expression TSV, VCF, world.json)."""
+    """Write the embedded synthetic genome world (FASTA, GTF, BED, bigWig, expression TSV, VCF, world.json, and
+    data_spec.yaml for `seq2gen data build --spec`)."""
     from seq2gen.utils.units import parse_size
     from seq2gen.world import generate_world
     try:
-        manifest = generate_world(out, size=parse_size(size), seed=seed, progress=True)
+        manifest = generate_world(out, size=parse_size(size), seed=seed, progress=True, style=style)
     except InputError as exc:
         _fail(exc)
     console.print(f"world: {manifest['size']:,} bp on {len(manifest['chromosomes'])} chromosomes, tissues "

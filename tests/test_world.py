@@ -94,8 +94,9 @@ def test_manifest_lists_everything(worlds):
         assert pwm.shape == (x["length"], 4) and np.allclose(pwm.sum(1), 1)
         if x["role"] in ("activator", "repressor"):
             assert 10 <= x["length"] <= 12 and set(x["levels"]) == set(TISSUES)
-    names = {v for k, v in m["files"].items() if k != "bigwig"} | set(m["files"]["bigwig"].values())
+    names = {n for v in m["files"].values() for n in (v.values() if isinstance(v, dict) else [v])}
     assert {p.name for p in d.iterdir()} == names
+    assert {"data_spec.yaml", "samples.tsv", "peaks.liver.bed"} <= names   # the world as a data spec too
     assert m["columns"]["peaks"][-1] == "tissue"
 
 
@@ -294,3 +295,32 @@ def test_size_scaling(worlds):
     small, big = worlds["a"][1]["counts"], worlds["big"][1]["counts"]
     assert worlds["big_seconds"] < 15
     assert 2.5 < big["genes"] / small["genes"] < 6 and big["peaks"] > 2.5 * small["peaks"]
+
+
+def test_world_spec_and_per_tissue_peaks(worlds):
+    """data_spec.yaml names the world's own files; the per-tissue BEDs partition peaks.bed exactly."""
+    import yaml
+
+    from seq2gen.data.spec import read_sample_sheet
+    d, m = worlds["a"]
+    spec = yaml.safe_load((d / "data_spec.yaml").read_text())
+    assert spec["genome"] == "genome.fa" and spec["splits"]["test"] == m["splits"]["test"]
+    sheet = read_sample_sheet(d / "samples.tsv")
+    assert sorted(sheet["kind"].value_counts().items()) == [("bigwig", 5), ("peaks", 5)]
+    peaks = _peaks(d)
+    for t in TISSUES:
+        part = pd.read_csv(d / f"peaks.{t}.bed", sep="\t", header=None)
+        want = peaks[peaks["tissue"] == t].drop(columns="tissue").to_numpy()
+        assert len(part) == len(want) > 0 and (part.to_numpy() == want).all(), t
+
+
+def test_encode_style_is_deterministic_and_rejects_unknown_styles(tmp_path):
+    a = generate_world(tmp_path / "a", size=200_000, seed=2, style="encode")
+    generate_world(tmp_path / "b", size=200_000, seed=2, style="encode")
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert [str(p) for p in files if p.suffix == ".narrowPeak"] == [f"peaks/{t}.narrowPeak" for t in sorted(TISSUES)]
+    for p in files:
+        assert (tmp_path / "a" / p).read_bytes() == (tmp_path / "b" / p).read_bytes(), p
+    assert a["style"] == "encode" and json.loads((tmp_path / "a" / "truth.json").read_text()) == a
+    with pytest.raises(InputError, match="unknown world style 'ensembl'"):
+        generate_world(tmp_path / "c", size=200_000, style="ensembl")

@@ -197,7 +197,9 @@ def _sha(obj) -> str:
 def data_config(world, registry, names, tokenizer, seed, max_per_task, data_root=None) -> dict:
     from seq2gen.tasks.seqtable import data_root as table_root, is_table_task, table_files
     world_cfg = None
-    if world is not None:
+    if world is not None and hasattr(world, "fingerprint"):      # a data spec (seq2gen.data.specworld)
+        world_cfg = world.fingerprint()
+    elif world is not None:
         files = {}
         for p in sorted(world.dir.iterdir()):
             if p.is_file() and not p.name.startswith(".") and p.suffix != ".fai":   # indexes may be rebuilt on read
@@ -241,13 +243,14 @@ def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_
                    seed: int = 0, progress: bool = True, force: bool = False, data_root=None) -> dict:
     """Build (or reuse, when the config hash matches) ``out_dir``; returns ``{task: DatasetDict}``.
 
-    ``world_dir``: the world folder, or None when every task is a table task (``sequence_table`` source: GUE, user
+    ``world_dir``: the world folder, a data spec YAML (``seq2gen.data.spec``, docs/own-data.md), or None when
+    every task is a table task (``sequence_table`` source: GUE, user
     tables); ``registry``: a ``TaskRegistry`` (or a templates folder); ``tokenizer``: a ``Seq2GenTokenizer`` (or
     its folder); ``tasks``: names to build (default all); ``max_per_task``: train cap replacing the templates'
     ``max_examples`` (validation/test ≤ min(max_eval_examples, cap)); ``force``: rebuild even if the hash matches;
     ``data_root``: where table paths start (default ``$SEQ2GEN_REAL_DATA`` or ``../shared/data/real``).
     """
-    from seq2gen.tasks.worlddata import WorldData
+    from seq2gen.data.specworld import open_world
     from seq2gen.vocab import Seq2GenTokenizer, save_quantizers
     if isinstance(tokenizer, (str, os.PathLike)):
         tokenizer = Seq2GenTokenizer.from_pretrained(tokenizer)
@@ -262,7 +265,7 @@ def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_
             raise InputError(f"tasks {need} render windows of a world: pass world_dir (--world DIR)",
                              hint="or build only table tasks (--only NAME / a template folder such as "
                                   "task_templates/gue)")
-    world = None if world_dir is None else WorldData(world_dir)
+    world = None if world_dir is None else open_world(world_dir, vocab=tokenizer.vocab)
     if max_per_task is not None and max_per_task < 1:
         raise InputError(f"max_per_task must be >= 1, got {max_per_task}")
     cfg = data_config(world, registry, names, tokenizer, seed, max_per_task, data_root)
@@ -298,7 +301,11 @@ def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_
                 bar.update(1)
         save_quantizers(quantizers, tmp / "quantizers.json")
         registry.subset(names).to_json(tmp / "tasks.json")
-        (tmp / CONFIG_FILE).write_text(json.dumps({**cfg, "stats": stats}, indent=1) + "\n")
+        inputs = getattr(world, "report", None)      # a spec's renames / reconciliations / exclusions, counted
+        for k, v in (inputs or {}).items():
+            log.warning("inputs: %s: %s", k, v)
+        (tmp / CONFIG_FILE).write_text(json.dumps({**cfg, "stats": stats, **({"inputs": inputs} if inputs else {})},
+                                                  indent=1, default=str) + "\n")
         _swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -19,6 +19,8 @@ def build(
     world: Optional[Path] = typer.Option(None, help="World folder (world.json, genome.fa, genes.gtf, peaks.bed, "
                                          "…); not needed when every task reads a table (--tasks "
                                          "task_templates/gue)."),
+    spec: Optional[Path] = typer.Option(None, help="Data spec YAML naming your own genome files (genome, "
+                                        "annotation, samples, expression, variants, splits; docs/own-data.md)."),
     data_root: Optional[Path] = typer.Option(None, help="Where table tasks' relative paths start (default: "
                                              "$SEQ2GEN_REAL_DATA or ../shared/data/real)."),
     tasks: Optional[Path] = typer.Option(None, help="Folder of task template YAML files (default: the repo's "
@@ -46,6 +48,8 @@ def build(
         from seq2gen.data.build import CONFIG_FILE, build_datasets
         from seq2gen.tasks import TaskRegistry
         from seq2gen.vocab import Seq2GenTokenizer, build_tokenizer
+        if spec is not None and world is not None:
+            raise InputError("give --world DIR or --spec FILE, not both")
         tok = Seq2GenTokenizer.from_pretrained(tokenizer) if tokenizer else build_tokenizer(mode=mode)
         from seq2gen.tasks import DEFAULT_TEMPLATES_DIR
         registry = TaskRegistry.from_dir(tasks or DEFAULT_TEMPLATES_DIR, vocab=tok.vocab)
@@ -55,7 +59,7 @@ def build(
             registry = mix.apply(registry)
             names = names or mix.tasks
         t0 = time.perf_counter()
-        ds = build_datasets(world, registry, tok, out, tasks=names, max_per_task=max_per_task, seed=seed,
+        ds = build_datasets(spec or world, registry, tok, out, tasks=names, max_per_task=max_per_task, seed=seed,
                             progress=progress, force=force, data_root=data_root)
     except InputError as exc:
         console.print(f"[bold red]error:[/] {exc}")
@@ -66,4 +70,6 @@ def build(
         sizes = ", ".join(f"{k} {len(v)}" for k, v in d.items())
         notes = {k: v for k, v in cfg.get("stats", {}).get(name, {}).items() if isinstance(v, int)}
         console.print(f"{name}: {sizes}" + (f"  [dim]{notes}[/]" if notes else ""))
+    for key, value in cfg.get("inputs", {}).items():
+        console.print(f"[yellow]inputs:[/] {key}: {value}")
     console.print(f"{len(ds)} tasks → {out} in {seconds:.1f} s (config hash {cfg['hash'][:12]})")

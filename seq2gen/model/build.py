@@ -190,3 +190,56 @@ def _stem_settings(arch: str, stem: str, cfg: dict, tokenizer, where) -> dict:
 def count_parameters(model) -> int:
     """Number of distinct parameters (tied embeddings counted once)."""
     return sum(p.numel() for p in model.parameters())
+
+
+def load_weights_resized(model, path, tokenizer=None) -> dict:
+    """Load a trained export's weights into ``model`` (same preset), growing the vocabulary if ``model`` has more
+    tokens: rows of the old ids are copied exactly, rows of the added ids keep ``model``'s fresh (seeded) init.
+
+    With ``tokenizer`` (the new one), the export's saved tokenizer must map every token to the same id, or the
+    copy would silently give old embeddings new meanings (``seq2gen vocab add`` appends, so it does). Returns
+    ``{"old_vocab": n_old, "new_vocab": n_new}``.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForSeq2SeqLM
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise InputError("init_from is not a model export (no config.json)", path=path,
+                         hint="give the model/ folder a training run exported")
+    n_old, n_new = int(AutoConfig.from_pretrained(str(path)).vocab_size), int(model.config.vocab_size)
+    if n_old > n_new:
+        raise InputError(f"init_from has a larger vocabulary ({n_old}) than this model ({n_new})", path=path,
+                         hint="fine-tune with the export's tokenizer or one extended from it (seq2gen vocab add)")
+    if tokenizer is not None:
+        _check_ids_kept(path, tokenizer)
+    source = AutoModelForSeq2SeqLM.from_pretrained(str(path))
+    state = source.state_dict()
+    if n_old < n_new:
+        target = model.state_dict()
+        for name, w in state.items():
+            if w.ndim == 2 and w.shape[0] == n_old and target[name].shape[0] == n_new:
+                grown = target[name].detach().clone()
+                grown[:n_old] = w
+                state[name] = grown
+    try:
+        with torch.no_grad():
+            model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise InputError(f"init_from weights do not fit the model preset: {str(exc).splitlines()[0]}", path=path,
+                         hint="use the same model preset and overrides as the run that wrote it") from None
+    return {"old_vocab": n_old, "new_vocab": n_new}
+
+
+def _check_ids_kept(path: Path, tokenizer) -> None:
+    """Every token of the export's tokenizer has the same id in ``tokenizer`` (when the export saved one)."""
+    if not (path / "tokenizer.json").is_file():
+        return
+    from transformers import PreTrainedTokenizerFast
+    old = PreTrainedTokenizerFast(tokenizer_file=str(path / "tokenizer.json")).get_vocab()
+    new = tokenizer.token_to_id if hasattr(tokenizer, "token_to_id") else tokenizer.get_vocab()
+    moved = [t for t, i in old.items() if new.get(t) != i]
+    if moved:
+        raise InputError(f"{len(moved)} token(s) of the export's tokenizer have another id (or none) in the new "
+                         f"one, e.g. {moved[0]} {old[moved[0]]} → {new.get(moved[0])}", path=path,
+                         hint="extend the export's tokenizer with `seq2gen vocab add --tokenizer` instead of "
+                              "rebuilding it")

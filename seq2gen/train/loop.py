@@ -56,18 +56,11 @@ def param_groups(model, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def init_weights_from(model, path) -> None:
-    """Replace a fresh model's weights by those of a trained export (fine-tuning); same architecture required."""
-    from transformers import AutoModelForSeq2SeqLM
-    if not (Path(path) / "config.json").is_file():
-        raise InputError("init_from is not a model export (no config.json)", path=path,
-                         hint="give the model/ folder a training run exported")
-    source = AutoModelForSeq2SeqLM.from_pretrained(str(path))
-    try:
-        model.load_state_dict(source.state_dict())
-    except RuntimeError as exc:
-        raise InputError(f"init_from weights do not fit the model preset: {str(exc).splitlines()[0]}", path=path,
-                         hint="use the same model preset and overrides as the run that wrote it") from None
+def init_weights_from(model, path, tokenizer=None) -> None:
+    """Replace a fresh model's weights by those of a trained export (fine-tuning; same preset). A larger
+    vocabulary (tokens added with ``seq2gen vocab add``) grows the embeddings, old rows kept exactly."""
+    from seq2gen.model.build import load_weights_resized
+    load_weights_resized(model, path, tokenizer)
 
 
 def lr_lambda(cfg: TrainConfig):
@@ -136,7 +129,7 @@ def train(config, datasets=None, tokenizer=None, eval_fn=None) -> dict:
     torch.manual_seed(cfg.seed + rank)      # dropout; differs per rank
     model = build_model(cfg.model, tokenizer=tokenizer, seed=cfg.seed, overrides=cfg.model_overrides)
     if cfg.init_from:
-        init_weights_from(model, cfg.init_from)
+        init_weights_from(model, cfg.init_from, tokenizer)
     n_params = count_parameters(model)      # before ZeRO-3 partitions it
     engine, *_ = deepspeed.initialize(
         model=model, model_parameters=param_groups(model, cfg.weight_decay), config=ds_config,

@@ -44,6 +44,28 @@ def _names(values, path: Path, key: str) -> list[str]:
     return names
 
 
+def _added_tokens(path: Path, seen: dict[str, str]) -> list[str]:
+    """``added.yaml`` (optional): ``{tissues: [...], tasks: [...], species: [...]}`` → tokens in file order.
+
+    They take ids after every other token (nucleotides included), so a model trained before they were added keeps
+    every id's meaning and only grows its embedding (``seq2gen vocab add``, docs/own-data.md)."""
+    if not path.exists():
+        return []
+    data = _load_yaml(path)
+    out = []
+    for key, values in data.items():
+        kind = {"tissues": "tissue", "tasks": "task", "species": "species"}.get(key)
+        if kind is None:
+            raise InputError(f"{key}: unknown key", path=path, hint="allowed: tissues, tasks, species")
+        for n in _names(values or [], path, key):
+            tok = f"<{kind}:{n}>"
+            if tok in seen or tok in out:
+                raise InputError(f"{key}: {tok} is already declared{' in ' + seen[tok] if tok in seen else ''}",
+                                 path=path)
+            out.append(tok)
+    return out
+
+
 @dataclass
 class Vocabulary:
     """The grammar: ordered token groups plus the numeric parameters tokens encode (resolutions, counts)."""
@@ -58,6 +80,7 @@ class Vocabulary:
     off_resolution: int
     n_values: int
     source: dict = field(default_factory=dict)
+    added: list[str] = field(default_factory=list)   # tokens appended after the nucleotides (``added.yaml``)
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -104,7 +127,8 @@ class Vocabulary:
                 if t in seen:
                     raise InputError(f"token {t} declared twice (groups {seen[t]} and {g})", path=d)
                 seen[t] = g
-        return cls(groups=groups, special={k: special[k] for k in ("pad", "eos", "unk")},
+        added = _added_tokens(d / "added.yaml", seen)
+        return cls(groups=groups, special={k: special[k] for k in ("pad", "eos", "unk")}, added=added,
                    bases=[str(b) for b in nuc["bases"]], iupac_to_n=[str(c) for c in nuc.get("iupac_to_n", [])],
                    rna={str(k): str(v) for k, v in (nuc.get("rna") or {}).items()}, modes=nuc.get("modes", {}),
                    bin_size=int(pos["bin_size"]), off_resolution=int(pos["off_resolution"]), n_values=n_val,
@@ -114,7 +138,7 @@ class Vocabulary:
     def to_dict(self) -> dict:
         return {"groups": self.groups, "special": self.special, "bases": self.bases, "iupac_to_n": self.iupac_to_n,
                 "rna": self.rna, "modes": self.modes, "bin_size": self.bin_size,
-                "off_resolution": self.off_resolution, "n_values": self.n_values}
+                "off_resolution": self.off_resolution, "n_values": self.n_values, "added": self.added}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Vocabulary":
@@ -125,14 +149,21 @@ class Vocabulary:
 
     # ---------------------------------------------------------------- queries
     @property
-    def grammar_tokens(self) -> list[str]:
-        """All non-nucleotide tokens in id order."""
+    def core_tokens(self) -> list[str]:
+        """The grouped tokens, which take the ids before the nucleotides."""
         return list(itertools.chain.from_iterable(self.groups.values()))
 
+    @property
+    def grammar_tokens(self) -> list[str]:
+        """All non-nucleotide tokens: the grouped ones, then the added ones (whose ids follow the nucleotides)."""
+        return self.core_tokens + list(self.added)
+
     def names(self, kind: str) -> list[str]:
-        """Names declared for a conditioning kind: ``names("tissue") → ["adipose_subcutaneous", …]``."""
+        """Names declared for a conditioning kind: ``names("tissue") → ["adipose_subcutaneous", …]`` (added ones
+        last)."""
         group = {"task": "tasks", "tissue": "tissues", "species": "species"}[kind]
-        return [t[len(kind) + 2:-1] for t in self.groups[group]]
+        prefix = f"<{kind}:"
+        return [t[len(prefix):-1] for t in [*self.groups[group], *self.added] if t.startswith(prefix)]
 
     @property
     def tasks(self) -> list[str]:
@@ -152,7 +183,8 @@ class Vocabulary:
             key = str(name)
         if key not in known:
             near = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
-            hint = f"did you mean {', '.join(near)}?" if near else f"add it to vocab/{kind}s.yaml (or species.yaml)"
+            hint = ((f"did you mean {', '.join(near)}? " if near else "")
+                    + f"a new name: `seq2gen vocab add --{kind} {key}` (docs/own-data.md)")
             raise InputError(f"unknown {kind} '{name}'", hint=hint)
         return f"<{kind}:{key}>"
 

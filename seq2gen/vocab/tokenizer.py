@@ -56,7 +56,7 @@ def build_tokenizer(vocab: Vocabulary | str | os.PathLike | None = None, mode: s
             raise InputError("sentencepiece mode learns its pieces from DNA", hint="pass --fasta FILE")
         pieces = train_pieces(fasta, bases=bases, seed=seed, **options)
         nucleotides = bases + [p for p, _ in pieces if p not in bases]
-    tokens = grammar + nucleotides
+    tokens = vocab.core_tokens + nucleotides + list(vocab.added)   # added tokens last: older ids keep their meaning
     ids = {t: i for i, t in enumerate(tokens)}
     unk = vocab.special["unk"]
 

@@ -23,12 +23,17 @@ FILES = {"genome": "genome.fa", "fai": "genome.fa.fai", "genes": "genes.gtf", "p
 
 
 def generate_world(out_dir: str | os.PathLike, size: int = 500_000, seed: int = 0, n_chrom: int = 6,
-                   tissues=TISSUES, progress: bool = False) -> dict:
+                   tissues=TISSUES, progress: bool = False, style: str = "default") -> dict:
     """Write the world into ``out_dir`` and return its manifest (also ``out_dir/world.json``).
 
     Same arguments -> byte-identical files. Chromosomes ``chr1..chr{n_chrom}``; the last one is the test split,
-    the one before it validation, the rest train.
+    the one before it validation, the rest train. Every world also gets ``data_spec.yaml`` (``seq2gen data build
+    --spec``); ``style="encode"`` writes real-world conventions instead (``seq2gen.world.styles``; the manifest
+    is then ``truth.json``).
     """
+    from .styles import STYLES
+    if style not in STYLES:
+        raise InputError(f"unknown world style {style!r}", hint=f"choose one of {', '.join(STYLES)}")
     if isinstance(tissues, str):
         raise InputError(f"tissues must be a list of names, got the string {tissues!r}", hint=f"use ({tissues!r},)")
     tissues = [str(t) for t in tissues]
@@ -86,10 +91,14 @@ def generate_world(out_dir: str | os.PathLike, size: int = 500_000, seed: int = 
     stage(FILES["variants"])
     _write_text(out / FILES["variants"], _vcf_lines(variants, chroms, lengths, tissues, seed))
     stage(FILES["manifest"])
+    from .styles import to_encode_style, write_default_spec
     manifest = _manifest(seed, size, chroms, lengths, tissues, motifs, lay, sites, peaks, variants)
+    manifest["files"].update(write_default_spec(out, manifest))
     with atomic_write(out / FILES["manifest"]) as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")
+    if style == "encode":
+        manifest = to_encode_style(out, manifest)
     stage.close()
     return manifest
 

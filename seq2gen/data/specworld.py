@@ -1,0 +1,353 @@
+"""``SpecWorld``: a data spec (``seq2gen.data.spec``) resolved into the world object the task sources read.
+
+It has ``WorldData``'s interface (``genes``, ``transcript_exons``, ``peaks``, ``expression``, ``variants``,
+``bigwig(tissue)``, ``fetch``, ``contigs``, ``splits``, ``tissues``), so every task template renders on a user's
+files unchanged. Everything is read lazily, once, with the strict ``seq2gen.genome`` readers; chromosome names are
+brought to the FASTA's spelling (``aliases``), and every rename, reconciliation and exclusion is counted in
+``.report`` (written to ``data_config.json`` as ``inputs``), never applied silently.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import logging
+import os
+import re
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seq2gen.data import realfiles as rf
+from seq2gen.data.spec import DataSpec, Select, load_spec, read_sample_sheet
+from seq2gen.errors import InputError
+from seq2gen.tasks.worlddata import WorldData, merge_intervals
+
+log = logging.getLogger(__name__)
+PRIMARY = re.compile(r"(\d+|X|Y|M|W|Z)")
+
+
+class SpecWorld(WorldData):
+    """``SpecWorld(spec)`` from a ``DataSpec`` or a spec YAML path."""
+
+    def __init__(self, spec: DataSpec | str | os.PathLike):   # noqa: super().__init__ reads world.json: not here
+        self.spec = spec if isinstance(spec, DataSpec) else load_spec(spec)
+        self.dir = self.spec.dir
+        self.manifest = {"files": {k: str(v) for k, v in self.spec.files().items()}, "spec": str(self.spec.path)}
+        self.report: dict = {}
+        self._bw: dict[str, object] = {}
+        self._nruns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.splits = self._resolve_splits()
+        self.tissues = self._resolve_tissues()
+
+    def _fail(self, key: str, msg: str, hint: str | None = None):
+        raise InputError(f"{key}: {msg}", path=self.spec.path, hint=hint)
+
+    def file(self, key: str) -> Path:
+        files = self.spec.files()
+        if key not in files:
+            self._fail(key, "the spec names no such file", hint=f"files: {', '.join(files)}")
+        return files[key]
+
+    def fingerprint(self) -> dict:
+        """What the data cache hash covers: the spec's text and the size/mtime of every file it reads."""
+        paths = list(self.spec.files().values()) + (list(self.sheet["file"]) if self.spec.sheet else [])
+        return {"spec": str(self.spec.path), "spec_sha256": hashlib.sha256(self.spec.path.read_bytes()).hexdigest(),
+                "files": {str(p): [p.stat().st_size, p.stat().st_mtime_ns] for p in paths}}
+
+    # ------------------------------------------------------------------ names
+    @property
+    def _explicit(self) -> dict[str, str]:
+        return self.spec.aliases if isinstance(self.spec.aliases, dict) else {}
+
+    def _aliases(self, names, what: str) -> dict[str, str]:
+        mapping = rf.detect_aliases(list(self.fasta.contigs), list(names), self._explicit,
+                                    auto=self.spec.aliases != "none")
+        if mapping:
+            self.report.setdefault("chromosome aliases", {})[what] = dict(sorted(mapping.items()))
+        return mapping
+
+    @cached_property
+    def fasta(self):
+        from seq2gen.genome import Fasta
+        return Fasta(rf.plain_fasta(self.spec.genome, self.spec.cache_dir))
+
+    @cached_property
+    def contigs(self) -> dict[str, int]:
+        """The FASTA contigs the build uses (``chromosomes:``; default the primary assembly, by name)."""
+        every = dict(self.fasta.contigs)
+        want = self.spec.chromosomes
+        if want == "all":
+            keep = list(every)
+        elif want == "primary":
+            keep = [c for c in every if PRIMARY.fullmatch(rf.canonical_chrom(c))]
+        else:
+            keep = self._to_fasta(want, "chromosomes")
+        if not keep:
+            self._fail("chromosomes", f"selects none of the FASTA's contigs ({', '.join(list(every)[:5])}, …)")
+        if len(keep) < len(every):
+            self.report["contigs not used (chromosomes:)"] = len(every) - len(keep)
+        return {c: every[c] for c in keep}
+
+    def _to_fasta(self, names: list[str], key: str) -> list[str]:
+        mapping = rf.detect_aliases(list(self.fasta.contigs), names, self._explicit, self.spec.aliases != "none")
+        out = []
+        for n in names:
+            c = mapping.get(n, n)
+            if c not in self.fasta.contigs:
+                near = difflib.get_close_matches(n, list(self.fasta.contigs), n=1)
+                self._fail(key, f"{n!r} is not a contig of {self.spec.genome.name}",
+                           hint=f"did you mean {near[0]!r}?" if near else None)
+            out.append(c)
+        return out
+
+    def _resolve_splits(self) -> dict[str, list[str]]:
+        s = self.spec.splits
+        held = {k: self._to_fasta(s[k], f"splits.{k}") for k in ("validation", "test")}
+        train = ([c for c in self.contigs if c not in held["validation"] + held["test"]] if s["train"] == "rest"
+                 else self._to_fasta(s["train"], "splits.train"))
+        out = {"train": train, **held}
+        seen: dict[str, str] = {}
+        for k, cs in out.items():
+            for c in cs:
+                if c not in self.contigs:
+                    self._fail(f"splits.{k}", f"{c!r} is not among the chromosomes used (chromosomes: "
+                                              f"{self.spec.chromosomes})")
+                if c in seen:
+                    self._fail(f"splits.{k}", f"{c!r} is also in splits.{seen[c]}", hint="splits must be disjoint")
+                seen[c] = k
+        if not train:
+            self._fail("splits.train", "no chromosome left for training")
+        return out
+
+    def _resolve_tissues(self) -> list[str]:
+        if self.spec.tissues is not None:
+            names = [rf.tissue_key(t) for t in self.spec.tissues]
+        elif self.spec.sheet is not None:
+            names = list(dict.fromkeys(self.sheet["tissue"]))
+        elif self.spec.expression is not None:
+            names = list(self.expression_raw.columns)
+        else:
+            names = []
+        dup = [t for t in set(names) if names.count(t) > 1]
+        if dup:
+            self._fail("tissues", f"{dup} listed twice (names compare lower-case, punctuation as '_')")
+        return names
+
+    def check_vocab(self, vocab) -> None:
+        """Every tissue must have a ``<tissue:…>`` token: an unknown one is an error naming the spec."""
+        for t in self.tissues:
+            try:
+                vocab.tissue_token(t)
+            except InputError as exc:
+                raise InputError(f"tissue {t!r} (from the sample sheet / tissues:) has no token: {exc}",
+                                 path=self.spec.path,
+                                 hint=f"add it: `seq2gen vocab add --tokenizer TOK --spec {self.spec.path.name} "
+                                      "--out NEW_TOK` (docs/own-data.md)") from None
+
+    # ------------------------------------------------------------------ tables
+    def _read_located(self, reader, path: Path, what: str) -> pd.DataFrame:
+        """Read with aliases applied; any row on an unknown contig or past a contig end is re-read with the
+        contig check on, so the error names the file line."""
+        df = reader(path)
+        if df.empty:
+            return df
+        mapping = self._aliases(pd.unique(df["chrom"]), what)
+        every = self.fasta.contigs
+        ext = {**every, **{k: every[v] for k, v in mapping.items()}}
+        length = df["chrom"].map(ext)
+        if length.isna().any() or (df["end"] > length).any():
+            reader(path, contigs=ext)
+            raise InputError(f"{what}: rows on unknown contigs or past a contig end", path=path)  # pragma: no cover
+        if mapping:
+            df = df.assign(chrom=df["chrom"].map(lambda c: mapping.get(c, c)))
+        keep = df["chrom"].isin(self.contigs).to_numpy()
+        if not keep.all():
+            self.report.setdefault("rows on contigs not used", {})[path.name] = int((~keep).sum())
+            df = df[keep].reset_index(drop=True)
+        return df
+
+    @cached_property
+    def gtf(self) -> pd.DataFrame:
+        from seq2gen.genome import read_gtf
+        df = self._read_located(read_gtf, self.spec.annotation, "annotation")
+        if self.spec.gene_types is not None:
+            keep = df["gene_type"].isin(self.spec.gene_types).to_numpy()
+            if not keep.any():
+                self._fail("annotation.gene_types", f"no gene has type {self.spec.gene_types}",
+                           hint=f"types present: {sorted(df['gene_type'].dropna().unique())[:8]}")
+            self.report["annotation rows of other gene types"] = int((~keep).sum())
+            df = df[keep].reset_index(drop=True)
+        return df
+
+    @cached_property
+    def sheet(self) -> pd.DataFrame:
+        if self.spec.sheet is None:
+            self._fail("samples", "the spec has no sample sheet", hint="add samples: samples.tsv")
+        df = read_sample_sheet(self.spec.sheet)
+        return df.assign(tissue=df["cell_type"].map(rf.tissue_key))
+
+    def _samples(self, kind: str, select: Select, key: str) -> dict[str, pd.Series]:
+        """Sheet rows of one file kind (± assay/target filter) → tissue → row; two rows for a tissue is an error."""
+        df = self.sheet[self.sheet["kind"] == kind]
+        for col in ("assay", "target"):
+            v = getattr(select, col)
+            if v is not None:
+                df = df[df[col] == v]
+        out: dict[str, pd.Series] = {}
+        for _, row in df.iterrows():
+            if row["tissue"] in out:
+                raise InputError(f"two {kind} files for cell type {row['cell_type']!r} (lines "
+                                 f"{out[row['tissue']]['line']} and {row['line']})", path=self.spec.sheet,
+                                 line=int(row["line"]), hint=f"choose one in the spec: samples.{key}: "
+                                                             "{assay: …, target: …}")
+            out[row["tissue"]] = row
+        missing = [t for t in self.tissues if t not in out]
+        if missing:
+            raise InputError(f"no {kind} file for tissue(s) {missing} (samples.{key} selects assay={select.assay}, "
+                             f"target={select.target})", path=self.spec.sheet,
+                             hint="add rows to the sample sheet, or restrict `tissues:` in the spec")
+        return out
+
+    @cached_property
+    def peaks(self) -> pd.DataFrame:
+        from seq2gen.genome import read_bed
+        order = {t: i for i, t in enumerate(self.tissues)}
+        frames = []
+        for t, row in self._samples("peaks", self.spec.peaks, "peaks").items():
+            df = self._read_located(read_bed, row["file"], row["file"].name)
+            name = df["name"].astype(str) if "name" in df else pd.Series(".", index=df.index)
+            frames.append(pd.DataFrame({"chrom": df["chrom"], "start": df["start"], "end": df["end"], "name": name,
+                                        "score": df.get("score", 0), "strand": df.get("strand", "."),
+                                        "tissue": t, "target": row["target"]}))
+        p = pd.concat(frames, ignore_index=True)
+        rank = {c: i for i, c in enumerate(self.fasta.contigs)}
+        p = p.assign(_c=p["chrom"].map(rank), _t=p["tissue"].map(order))
+        p = p.sort_values(["_c", "start", "end", "name", "strand", "_t"], kind="stable").drop(columns=["_c", "_t"])
+        p = p.reset_index(drop=True)
+        return self._consensus(p) if self.spec.consensus == "merge" else p
+
+    def _consensus(self, p: pd.DataFrame) -> pd.DataFrame:
+        """Overlapping peaks of any cell type become one site (their union), bound in each cell type with a peak
+        there — otherwise a peak shifted by a few bp in another cell type would read as "unbound" there."""
+        out = []
+        for _, d in p.groupby("chrom", sort=False):
+            s, e = d["start"].to_numpy(np.int64), d["end"].to_numpy(np.int64)
+            ms, me = merge_intervals(s, e)
+            k = np.searchsorted(ms, s, side="right") - 1
+            out.append(d.assign(start=ms[k], end=me[k]))
+        merged = pd.concat(out, ignore_index=True)
+        first = merged.groupby(["chrom", "start", "end"], sort=False)["name"].transform("first")
+        self.report["peaks"] = {"peaks read": len(p), "sites after merging overlaps": int(
+            merged.drop_duplicates(["chrom", "start", "end"]).shape[0])}
+        return merged.assign(name=first)
+
+    def bigwig(self, tissue: str):
+        if tissue not in self._bw:
+            from seq2gen.genome import BigWig
+            row = self._samples("bigwig", self.spec.signal, "signal").get(tissue)
+            if row is None:
+                self._fail("tissues", f"{tissue!r} is not one of the spec's tissues {self.tissues}")
+            bw = BigWig(row["file"])
+            back = {v: k for k, v in self._aliases(list(bw.chroms), row["file"].name).items()}
+            aliased = rf.AliasedBigWig(bw, back)
+            missing = [c for c in self.contigs if c not in aliased.chroms]
+            if missing:      # reading them as zeros would silently bias every target there
+                raise InputError(f"chromosome(s) {', '.join(missing[:5])} of the FASTA are not in this bigWig",
+                                 path=bw.path, hint="restrict `chromosomes:` in the spec or write every chromosome")
+            self._bw[tissue] = aliased
+        return self._bw[tissue]
+
+    @cached_property
+    def expression_raw(self) -> pd.DataFrame:
+        """The table as read, columns renamed to tissue names (``expression.columns`` or normalised headers)."""
+        path, fmt = self.spec.expression, self.spec.expression_format
+        if path is None:
+            self._fail("expression", "the spec names no expression table")
+        if fmt == "auto":
+            from seq2gen.genome.io import read_bytes
+            fmt = "gct" if read_bytes(path)[:3] == b"#1." else "tsv"
+        if fmt == "gct":
+            table = rf.read_gct(path)
+        else:
+            from seq2gen.genome import read_expression
+            table = read_expression(path)
+        names = [self.spec.expression_columns.get(c, rf.tissue_key(c)) for c in table.columns]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise InputError(f"columns {[c for c, n in zip(table.columns, names) if n in dup]} all read as tissue "
+                             f"{dup[0]!r}", path=path, line=1, hint="name them apart in expression.columns")
+        return table.set_axis(names, axis=1)
+
+    @cached_property
+    def expression(self) -> pd.DataFrame:
+        table = self.expression_raw
+        missing = [t for t in self.tissues if t not in table.columns]
+        if missing:
+            raise InputError(f"no expression column for tissue(s) {missing}; columns read as: "
+                             f"{', '.join(table.columns[:10])}", path=self.spec.expression,
+                             hint="map them with expression.columns in the spec, or restrict `tissues:`")
+        report: dict = {}
+        out = rf.reconcile_gene_ids(table[self.tissues], self.genes["gene_id"], self.spec.expression, report)
+        self.report["expression"] = report
+        return out
+
+    @cached_property
+    def variants(self) -> pd.DataFrame:
+        from seq2gen.genome import read_vcf
+        from seq2gen.genome.io import read_text
+        path = self.spec.variants
+        if path is None:
+            self._fail("variants", "the spec names no VCF")
+        names = {ln.split("\t", 1)[0] for ln in read_text(path).splitlines() if ln and not ln.startswith("#")}
+        mapping = self._aliases(sorted(names), path.name)
+        v = read_vcf(path, fasta=rf.AliasedFasta(self.fasta, mapping))
+        v = v.assign(chrom=v["chrom"].map(lambda c: mapping.get(c, c)))
+        keep = v["chrom"].isin(self.contigs).to_numpy()
+        if not keep.all():
+            self.report.setdefault("rows on contigs not used", {})[path.name] = int((~keep).sum())
+            v = v[keep].reset_index(drop=True)
+        return self._effects_table(v) if self.spec.effect_table else self._effects_info(v)
+
+    def _effects_info(self, v: pd.DataFrame) -> pd.DataFrame:
+        """INFO ``KEY_{tissue}`` → the templates' ``EFFECT_{tissue}`` columns."""
+        key = self.spec.effect_info
+        cols = {f"info_{key.format(tissue=t)}": f"info_EFFECT_{t}" for t in self.tissues}
+        absent = [c[5:] for c in cols if c not in v.columns]
+        if absent:
+            have = [c[5:] for c in v.columns if c.startswith("info_")]
+            raise InputError(f"the VCF has no INFO key(s) {absent[:4]} (variants.effect.info: {key})",
+                             path=self.spec.variants, hint=f"INFO keys present: {have[:8]}")
+        return v.rename(columns=cols)
+
+    def _effects_table(self, v: pd.DataFrame) -> pd.DataFrame:
+        """eQTL/MPRA side table (``chrom pos ref alt tissue effect``) joined onto the VCF records."""
+        from seq2gen.data.effects import read_effect_table
+        eff = read_effect_table(self.spec.effect_table, self.tissues, self._aliases)
+        key = v["chrom"] + ":" + v["pos"].astype(str) + ":" + v["ref"] + ":" + v["alt"]
+        wide = eff.pivot(index="key", columns="tissue", values="effect")
+        matched = wide.index.isin(key)
+        self.report["variant effects"] = {"table variants matched to the VCF": int(matched.sum()),
+                                          "table variants not in the VCF": int((~matched).sum())}
+        if not matched.any():
+            raise InputError("no variant of the effect table is in the VCF (keys chrom:pos:ref:alt, e.g. "
+                             f"{wide.index[0]} vs {key.iat[0] if len(key) else '-'})", path=self.spec.effect_table)
+        for t in self.tissues:
+            col = wide[t] if t in wide.columns else pd.Series(dtype=float)
+            v[f"info_EFFECT_{t}"] = key.map(col).to_numpy(np.float64)
+        return v
+
+
+def open_world(path, vocab=None) -> WorldData:
+    """A world for ``build_datasets``: a ``WorldData``/``SpecWorld`` as is, a spec YAML, or a world folder (its
+    ``world.json``). With ``vocab``, a spec's tissues are checked against it up front."""
+    if isinstance(path, WorldData):
+        world = path
+    elif Path(path).is_file() and Path(path).suffix in (".yaml", ".yml"):
+        world = SpecWorld(path)
+    else:
+        world = WorldData(path)
+    if vocab is not None and isinstance(world, SpecWorld):
+        world.check_vocab(vocab)
+    return world
