@@ -203,6 +203,9 @@ def _register_commands() -> None:
     app.command("predict")(predict_cmd)
     app.command("score-vcf")(score_vcf_cmd)
     app.command("serve")(serve_cmd)
+    from seq2gen.interpret.cli import design_cmd, explain_cmd
+    app.command("explain")(explain_cmd)
+    app.command("design")(design_cmd)
     app.command("evaluate", epilog="`seq2gen evaluate transfer --config …` runs the transfer protocol "
                 "(= `seq2gen transfer`).")(evaluate_cmd)
 

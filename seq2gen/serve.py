@@ -1,4 +1,5 @@
-"""HTTP server over ``Seq2Gen`` (FastAPI): ``/predict``, ``/variant-effect``, ``/score-vcf``, ``/tasks``, ``/health``.
+"""HTTP server over ``Seq2Gen`` (FastAPI): ``/predict``, ``/variant-effect``, ``/score-vcf``, ``/explain``, ``/tasks``,
+``/health``.
 
     app = create_app("runs/quickstart/model", max_length=4096, max_batch=64, fasta="runs/world/genome.fa")
     uvicorn.run(app, host="127.0.0.1", port=8000)          # or: seq2gen serve MODEL --port 8000
@@ -163,6 +164,8 @@ def create_app(model_or_dir, max_length: int = 8192, max_batch: int = 64, fasta=
         return Response(df.to_csv(sep="\t", index=False, float_format="%.6g", lineterminator="\n"),
                         media_type="text/tab-separated-values")
 
+    from seq2gen.interpret.routes import add_explain_routes
+    add_explain_routes(app, model, lock, max_length)
     app.state.model = model
     return app
 

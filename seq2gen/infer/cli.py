@@ -118,8 +118,13 @@ def score_vcf_cmd(
     out: Path = typer.Option(..., "--out", help="Output TSV (written as OUT.partial, renamed when complete)."),
     tissue: Optional[List[str]] = typer.Option(None, "--tissue", help="Tissue(s) for the task score "
                                                "(repeat the option); default: every trained tissue."),
-    method: Optional[List[str]] = typer.Option(None, "--method", help="task and/or zero_shot (repeat); default: "
-                                               "task, plus zero_shot if the model trained span corruption."),
+    method: Optional[List[str]] = typer.Option(None, "--method", help="task, zero_shot and/or delta (repeat); "
+                                               "default: task, plus zero_shot if the model trained span "
+                                               "corruption."),
+    delta_task: str = typer.Option("expression", help="--method delta: the task whose ALT − REF prediction "
+                                   "change is the score (expression, chromatin, tf_binding)."),
+    genes: Optional[Path] = typer.Option(None, "--genes", help="--method delta: GTF whose TSSs anchor "
+                                         "TSS-centred tasks (expression) in gene orientation."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run (no duplicate rows)."),
     chunk_size: int = typer.Option(2048, help="VCF records read and scored at a time (bounded memory)."),
     batch_size: int = typer.Option(64, help="Prompts per forward pass."),
@@ -127,13 +132,14 @@ def score_vcf_cmd(
     dtype: str = typer.Option("float32"),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
-    """Score every VCF record: variant-task effect per tissue and/or the zero-shot log-likelihood ratio."""
+    """Score every VCF record: variant-task effect per tissue, the zero-shot log-likelihood ratio and/or the
+    ALT − REF change of another task's prediction (delta)."""
     from seq2gen.infer.variants import write_scores
     try:
         m = _load(model, device, dtype, batch_size)
         res = write_scores(m, vcf, fasta, out, tissue=list(tissue) if tissue else None,
                            methods=tuple(method) if method else None, chunk_size=chunk_size, batch_size=batch_size,
-                           resume=resume, progress=progress)
+                           resume=resume, progress=progress, delta_task=delta_task, genes=genes)
     except InputError as exc:
         _fail(exc)
     if res["rows"] is None:

@@ -21,6 +21,7 @@ import numpy as np
 from seq2gen.errors import InputError
 from seq2gen.infer import engine
 from seq2gen.infer.grammar import AnswerGrammar
+from seq2gen.infer.explain import ExplainMethods
 from seq2gen.infer.helpers import TypedHelpers
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class Prediction:
         return d
 
 
-class Seq2Gen(TypedHelpers):
+class Seq2Gen(TypedHelpers, ExplainMethods):
     """Model + tokenizer + quantizers + task registry. Build with ``from_pretrained``."""
 
     def __init__(self, model, tokenizer, quantizers: dict, registry, tissues: list[str] | None = None,

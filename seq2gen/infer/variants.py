@@ -8,6 +8,12 @@ for whole VCFs (streamed in chunks, resumable, written through a temp file).
   (``<task:span_corruption> <dna> …left <extra_id_0> right… </dna>``); the encoder runs once per variant and the
   decoder scores two targets against the same encoder states, ``<extra_id_0> ALT <extra_id_1> </s>`` and
   ``<extra_id_0> REF <extra_id_1> </s>``: ``llr = log p(ALT) − log p(REF)``.
+* **delta** — the ALT − REF change of another task's prediction (expression, chromatin, tf_binding) per tissue,
+  Enformer / AlphaGenome style (``seq2gen.infer.delta``).
+
+SNVs get every method; indels get ``delta`` and ``zero_shot`` (their ``effect_*`` columns stay empty: the variant
+task's prompt names one REF and one ALT base), and the count is logged. A bad record is reported with the VCF's
+file and line.
 
 Windows are centred on the variant (REF's first base at the template's anchor offset, forward strand), fetched once
 per variant as the union of both methods' windows.
@@ -30,7 +36,7 @@ from seq2gen.errors import InputError
 from seq2gen.infer import engine
 
 log = logging.getLogger(__name__)
-METHODS = ("task", "zero_shot")
+METHODS = ("task", "zero_shot", "delta")
 
 
 # ---------------------------------------------------------------------------------------------- building blocks
@@ -127,23 +133,39 @@ def variant_llr(m, ref_seq, offset, ref, alt, batch_size=None):
     return float(out[0]) if single else out
 
 
-def _check_tokens(m, records) -> None:
+def _check_tokens(m, records, where=None) -> None:
+    """Every allele has its ``<ref:…>``/``<alt:…>`` token; ``where(i)`` → ``(path, line)`` of record ``i``."""
     for i, r in enumerate(records):
         for kind in ("ref", "alt"):
             if f"<{kind}:{r[kind]}>" not in m.tokenizer.token_to_id:
-                raise InputError(f"variant {i}: allele {r[kind]!r} has no <{kind}:…> token (the variant task "
-                                 "scores single-base substitutions)", hint="score indels with methods=('zero_shot',)")
+                path, line = where(i) if where else (None, None)
+                raise InputError(f"{'' if line else f'variant {i}: '}allele {r[kind]!r} has no <{kind}:…> token "
+                                 "(the variant task scores single-base substitutions)", path=path, line=line,
+                                 hint="score indels with methods=('delta',) or ('zero_shot',)")
+
+
+def _is_snv(variants: pd.DataFrame) -> np.ndarray:
+    return ((variants["ref"].str.len() == 1) & (variants["alt"].str.len() == 1)).to_numpy()
+
+
+def _locator(variants: pd.DataFrame):
+    """Row of a ``read_vcf`` chunk → ``(path, line)`` in the original VCF (``iter_vcf_chunks`` adds them)."""
+    lines = variants["line"].to_numpy() if "line" in variants.columns else None
+    path = variants.attrs.get("path")
+    return lambda i: (path, int(lines[i])) if lines is not None else (None, None)
 
 
 # ---------------------------------------------------------------------------------------------- VCF scoring
 def score_chunk(m, variants: pd.DataFrame, fasta, tissues: list[str], methods=METHODS, task="variant_effect",
-                batch_size=None) -> pd.DataFrame:
+                batch_size=None, delta_task: str = "expression", genes=None) -> pd.DataFrame:
     """Scores for a ``read_vcf`` frame: ``chrom pos id ref alt`` + per tissue ``effect_T, effect_T_lo,
-    effect_T_hi, effect_T_argmax`` (task) + ``llr`` (zero_shot)."""
+    effect_T_hi, effect_T_argmax`` (task; NaN for indels) + ``llr`` (zero_shot) + ``delta_<delta_task>_T`` (delta)."""
     bs = int(batch_size or m.batch_size)
     out = variants[["chrom", "pos", "id", "ref", "alt"]].reset_index(drop=True).copy()
     if variants.empty:
-        return out.assign(**{c: pd.Series(dtype=float) for c in _score_columns(tissues, methods)})
+        cols = _score_columns(tissues, methods, m, delta_task, genes)
+        return out.assign(**{c: pd.Series(dtype=object if c == "delta_gene" else float) for c in cols})
+    variants = variants.reset_index(drop=True)
     spans = []                                        # (length, before) of each method's window
     if "task" in methods:
         w = m.registry.get(task).window
@@ -151,35 +173,54 @@ def score_chunk(m, variants: pd.DataFrame, fasta, tissues: list[str], methods=ME
     if "zero_shot" in methods:
         w = m.registry.get(_pretrain_task(m)).window
         spans.append((w.length, w.before))
-    lo = min(-b for _, b in spans)
-    hi = max(L - b for L, b in spans)
+    lo = min((-b for _, b in spans), default=0)
+    hi = max((L - b for L, b in spans), default=0)
     starts = variants["start"].to_numpy(np.int64)
-    union = [fasta.fetch(c, s + lo, s + hi) for c, s in zip(variants["chrom"], starts)]
+    union = [fasta.fetch(c, s + lo, s + hi) for c, s in zip(variants["chrom"], starts)] if spans else []
     refs, alts = variants["ref"].tolist(), variants["alt"].tolist()
     if "task" in methods:
-        L, before = spans[0]
-        wins = [u[-lo - before:-lo - before + L] for u in union]   # union starts at variant + lo
-        records = [{"dna": d, "tissue": t, "var_pos": before, "ref": r, "alt": a}
-                   for t in tissues for d, r, a in zip(wins, refs, alts)]
-        _check_tokens(m, records)
-        preds = m._run(task, records, batch_size=bs)
-        n = len(variants)
-        for k, t in enumerate(tissues):
-            vals = [p.value for p in preds[k * n:(k + 1) * n]]
-            out[f"effect_{t}"] = [float(v.expected[0]) for v in vals]
-            out[f"effect_{t}_lo"] = [float(v.lo[0]) for v in vals]
-            out[f"effect_{t}_hi"] = [float(v.hi[0]) for v in vals]
-            out[f"effect_{t}_argmax"] = [float(v.argmax[0]) for v in vals]
+        _task_columns(m, out, variants, [u[-lo - spans[0][1]:] for u in union], spans[0], tissues, task, bs)
+    if "delta" in methods:
+        from seq2gen.infer.delta import delta_scores
+        d = delta_scores(m, variants, fasta, delta_task, tissues, genes, bs)
+        for c in d.columns:
+            out[c] = d[c].to_numpy()
     if "zero_shot" in methods:
-        L, before = spans[-1]
+        L, before = spans[-1]                                       # union starts at variant + lo
         wins = [u[-lo - before:-lo - before + L] for u in union]
         rows, targets, group = zero_shot_inputs(m, wins, [before] * len(wins), refs, alts)
         out["llr"] = llr_scores(m, rows, targets, group, bs)
     return out
 
 
-def _score_columns(tissues, methods) -> list[str]:
+def _task_columns(m, out, variants, wins, span, tissues, task, bs) -> None:
+    """``effect_T*`` columns of the variant task for the SNVs (indels: NaN, counted in the log)."""
+    L, before = span
+    snv = np.flatnonzero(_is_snv(variants))
+    if len(snv) < len(variants):
+        log.info("%d indel(s): the %s task scores SNVs only; their effect_* columns are empty (delta / zero_shot "
+                 "score them)", len(variants) - len(snv), task)
+    refs, alts = variants["ref"].tolist(), variants["alt"].tolist()
+    records = [{"dna": wins[i][:L], "tissue": t, "var_pos": before, "ref": refs[i], "alt": alts[i]}
+               for t in tissues for i in snv]
+    where = _locator(variants)
+    _check_tokens(m, records, lambda j: where(int(snv[j % len(snv)])))
+    preds = m._run(task, records, batch_size=bs) if records else []
+    n = len(snv)
+    for k, t in enumerate(tissues):
+        vals = [p.value for p in preds[k * n:(k + 1) * n]]
+        for suffix, key in (("", "expected"), ("_lo", "lo"), ("_hi", "hi"), ("_argmax", "argmax")):
+            col = np.full(len(variants), np.nan)
+            col[snv] = [float(getattr(v, key)[0]) for v in vals]
+            out[f"effect_{t}{suffix}"] = col
+
+
+def _score_columns(tissues, methods, m=None, delta_task="expression", genes=None) -> list[str]:
     cols = [f"effect_{t}{s}" for t in tissues for s in ("", "_lo", "_hi", "_argmax")] if "task" in methods else []
+    if "delta" in methods:
+        t = m.registry.get(delta_task)
+        cols += [f"delta_{delta_task}_{x}" for x in tissues] if t.tissue_conditioned else [f"delta_{delta_task}"]
+        cols += ["delta_gene"] if genes is not None and t.window.centre == "tss" else []
     return cols + (["llr"] if "zero_shot" in methods else [])
 
 
@@ -199,7 +240,7 @@ def trained_pretrain(m) -> bool:
     return bool(names & pretrain)
 
 
-def _methods(m, methods, task) -> tuple[str, ...]:
+def _methods(m, methods, task, delta_task: str = "expression") -> tuple[str, ...]:
     """Validated methods; ``None``: the variant task if the model has it, plus the zero-shot LLR only if its span-
     corruption head was trained (an untrained one would return noise that looks like a score)."""
     if methods is None:
@@ -215,20 +256,28 @@ def _methods(m, methods, task) -> tuple[str, ...]:
         raise InputError(f"the model has no {task!r} task for method 'task'", hint="use methods=('zero_shot',)")
     if "zero_shot" in methods:
         _pretrain_task(m)
+    if "delta" in methods and delta_task not in m.registry:
+        from seq2gen.infer.delta import DELTA_TASKS
+        raise InputError(f"the model has no {delta_task!r} task for method 'delta'",
+                         hint=f"pass delta_task= one of {', '.join(x for x in DELTA_TASKS if x in m.registry)}")
     return methods
 
 
-def _tissues(m, tissue, methods, task) -> list[str]:
-    if "task" not in methods:
+def _tissues(m, tissue, methods, task, delta_task: str = "expression") -> list[str]:
+    """Tissues to score: those of the variant task and/or the delta task (each checked against both)."""
+    used = [x for x, on in ((task, "task" in methods), (delta_task, "delta" in methods))
+            if on and m.registry.get(x).tissue_conditioned]
+    if not used:
         return []
     if tissue in (None, "all"):
-        known = m.task_tissues(task)
+        known = m.task_tissues(used[0])
         if not known:
             raise InputError("pass the tissue(s) to score (the model does not record its trained tissues)")
-        return known
+        tissue = known
     tissues = [tissue] if isinstance(tissue, str) else list(tissue)
     for t in tissues:
-        m.check_tissue(task, t)
+        for x in used:
+            m.check_tissue(x, t)
     return tissues
 
 
@@ -253,6 +302,9 @@ def iter_vcf_chunks(vcf, fasta, chunk_size: int = 2048, skip: int = 0):
                 orig = numbers[line - len(header) - 1] if line and line > len(header) else line
                 msg = str(exc).split(": ", 1)[1] if str(exc).startswith(str(tmp)) else str(exc)
                 raise InputError(msg, path=vcf, line=orig) from None
+            if len(df) == len(numbers):            # strict reader: one row per line → name lines in later errors
+                df["line"] = numbers
+            df.attrs["path"] = str(vcf)
             return df
 
         for lineno, raw in enumerate(f, start=1):
@@ -278,15 +330,26 @@ def iter_vcf_chunks(vcf, fasta, chunk_size: int = 2048, skip: int = 0):
 
 
 def score_vcf(m, vcf, fasta, tissue=None, methods=None, task: str = "variant_effect", chunk_size: int = 2048,
-              batch_size=None) -> pd.DataFrame:
-    """One row per VCF record, in file order (``tissue``: a name, a list, or None/"all" for the trained ones)."""
-    methods = _methods(m, methods, task)
-    tissues = _tissues(m, tissue, methods, task)
+              batch_size=None, delta_task: str = "expression", genes=None) -> pd.DataFrame:
+    """One row per VCF record, in file order (``tissue``: a name, a list, or None/"all" for the trained ones;
+    ``delta_task`` / ``genes`` (GTF or ``tss`` table): the ``delta`` method's task and TSS anchors)."""
+    methods = _methods(m, methods, task, delta_task)
+    tissues = _tissues(m, tissue, methods, task, delta_task)
     fasta = _open_fasta(fasta)
-    parts = [score_chunk(m, df, fasta, tissues, methods, task, batch_size)
+    genes = _genes(genes, methods)
+    kw = {"delta_task": delta_task, "genes": genes}
+    parts = [score_chunk(m, df, fasta, tissues, methods, task, batch_size, **kw)
              for _, df in iter_vcf_chunks(vcf, fasta, chunk_size)]
     return pd.concat(parts, ignore_index=True) if parts else score_chunk(m, pd.DataFrame(
-        columns=["chrom", "pos", "id", "ref", "alt", "start"]), fasta, tissues, methods, task)
+        columns=["chrom", "pos", "id", "ref", "alt", "start"]), fasta, tissues, methods, task, **kw)
+
+
+def _genes(genes, methods):
+    """The delta method's TSS table (read once per run, not per chunk)."""
+    if genes is None or "delta" not in methods:
+        return None
+    from seq2gen.infer.delta import _tss_table
+    return _tss_table(genes)
 
 
 def _open_fasta(fasta):
@@ -325,14 +388,17 @@ def _text_lines(vcf):
 
 
 def write_scores(m, vcf, fasta, out, tissue=None, methods=None, task: str = "variant_effect",
-                 chunk_size: int = 2048, batch_size=None, resume: bool = False, progress: bool = False) -> dict:
+                 chunk_size: int = 2048, batch_size=None, resume: bool = False, progress: bool = False,
+                 delta_task: str = "expression", genes=None) -> dict:
     """Stream scores into ``out`` (TSV). Rows go to ``OUT.partial`` with a checkpoint ``OUT.partial.json``
     (records consumed, bytes written) after each chunk; the finished file is renamed to ``out``.
     ``resume=True`` truncates the partial file to its last checkpoint and continues after the records it covers,
     so an interrupted run never duplicates or loses rows. Returns ``{"rows", "records", "path"}``."""
-    methods = _methods(m, methods, task)
-    tissues = _tissues(m, tissue, methods, task)
+    methods = _methods(m, methods, task, delta_task)
+    tissues = _tissues(m, tissue, methods, task, delta_task)
     fasta = _open_fasta(fasta)
+    gene_src, genes = genes, _genes(genes, methods)
+    kw = {"delta_task": delta_task, "genes": genes}
     out = Path(out)
     part, state_path = out.with_name(out.name + ".partial"), out.with_name(out.name + ".partial.json")
     if not Path(vcf).is_file():
@@ -340,6 +406,8 @@ def write_scores(m, vcf, fasta, out, tissue=None, methods=None, task: str = "var
     st = Path(vcf).stat()
     settings = {"vcf": str(Path(vcf).resolve()), "vcf_size": st.st_size, "vcf_mtime_ns": st.st_mtime_ns,
                 "model": m.source, "tissues": tissues, "methods": list(methods), "task": task}
+    if "delta" in methods:
+        settings.update(delta_task=delta_task, genes=None if gene_src is None else str(gene_src))
     state = {"records": 0, "bytes": 0, "rows": 0}
     if part.exists() and not state_path.exists() and part.stat().st_size == 0:
         part.unlink()        # a run that failed before its first checkpoint: nothing to resume
@@ -366,7 +434,7 @@ def write_scores(m, vcf, fasta, out, tissue=None, methods=None, task: str = "var
     try:
         with open(part, "ab") as f:
             for done, df in iter_vcf_chunks(vcf, fasta, chunk_size, skip=state["records"]):
-                scores = score_chunk(m, df, fasta, tissues, methods, task, batch_size)
+                scores = score_chunk(m, df, fasta, tissues, methods, task, batch_size, **kw)
                 text = scores.to_csv(sep="\t", index=False, header=state["bytes"] == 0, float_format="%.6g",
                                      lineterminator="\n")
                 f.write(text.encode())
@@ -378,7 +446,7 @@ def write_scores(m, vcf, fasta, out, tissue=None, methods=None, task: str = "var
                 _write_json(state_path, {"settings": settings, **state})
             if state["bytes"] == 0:               # no records at all: still a valid TSV with its header
                 empty = score_chunk(m, pd.DataFrame(columns=["chrom", "pos", "id", "ref", "alt", "start"]),
-                                    fasta, tissues, methods, task)
+                                    fasta, tissues, methods, task, **kw)
                 f.write(empty.to_csv(sep="\t", index=False, lineterminator="\n").encode())
     except BaseException:
         if fresh and not state_path.exists():     # failed before any checkpoint (e.g. bad VCF): leave no .partial

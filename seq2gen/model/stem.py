@@ -116,6 +116,7 @@ class ConvStem(nn.Module):
         self.out_norm = nn.RMSNorm(d_model, eps=1e-6)     # pooled vectors at the scale of token embeddings
         self.offset_proj = nn.Linear(2 * OFFSET_FREQS, d_model, bias=False)   # where in the run (zero at init)
         self._luts: dict = {}
+        self.one_hot_hook = None     # callable (R, W, 5) one-hot → same shape: lets attributions feed a soft input
         for m in self.modules():
             if m is not self:
                 m._in_stem = True                        # the model's _init_weights leaves them to reset_parameters
@@ -162,6 +163,8 @@ class ConvStem(nn.Module):
             return w.reshape(w.shape[0], -1)
 
         one_hot = F.one_hot(codes, PAD_CODE + 1)[..., :PAD_CODE].to(self.embed.weight.dtype)       # (R, W, 5)
+        if self.one_hot_hook is not None:               # seq2gen.interpret: gradients w.r.t. the one-hot input
+            one_hot = self.one_hot_hook(one_hot)
         windows = F.pad(one_hot, (0, 0, pad, pad)).unfold(1, self.kernel, 1).reshape(R, W, -1)
         n = lengths
         keep = valid(n, W)

@@ -1,0 +1,257 @@
+"""Explanations and design: batched ISM = one-at-a-time predictions, attributions (shapes, finite, IG completeness)
+on the conv stem and on embeddings, the delta variant method against the world's true effects (through an oracle
+that predicts with the true function), indels in score-vcf, design search, motif similarity, CLI and /explain."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seq2gen.errors import InputError
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+RNG = np.random.default_rng(7)
+DNA = "".join(RNG.choice(list("ACGT"), 384))
+
+
+@pytest.fixture(scope="module")
+def models(world_dir, tokenizer, tmp_path_factory):
+    """Untrained tiny models with and without the conv stem, in the training-export layout."""
+    from test_infer import build_fixture
+
+    from seq2gen.infer import Seq2Gen
+    from seq2gen.model import build_model
+    fx = build_fixture(world_dir, tokenizer, tmp_path_factory.mktemp("interpret"))
+    tissues = json.loads((world_dir / "world.json").read_text())["tissues"]
+    out = {}
+    for preset in ("tiny", "tiny_conv"):
+        d = fx["export"].parent / f"export_{preset}"
+        if not d.exists():
+            build_model(preset, len(tokenizer), tokenizer.pad_id, tokenizer.eos_id, tokenizer=tokenizer).save_pretrained(d)
+            tokenizer.save_pretrained(d)
+            for f in ("quantizers.json", "tasks.json"):
+                shutil.copy(fx["data_dir"] / f, d / f)
+        m = Seq2Gen.from_pretrained(d, fasta=world_dir / "genome.fa", batch_size=64)
+        m.tissues = tissues
+        out[preset] = m
+    out["dir"] = fx["export"].parent
+    return out
+
+
+def _mutate(dna: str, i: int, b: str) -> str:
+    return dna[:i] + b + dna[i + 1:]
+
+
+@pytest.mark.parametrize("preset", ["tiny_conv", "tiny"])
+def test_ism_equals_one_at_a_time_predictions(models, preset):
+    m = models[preset]
+    r = m.ism(DNA, task="expression", tissue="liver", chrom="chr1", pos=5000, positions=[0, 7, 200, 383])
+    assert r.scores.shape == (384, 4) and np.isnan(r.scores[1]).all()        # only the asked positions
+    for i in (0, 7, 200, 383):
+        for b in "ACGT":
+            prompt = (f"<task:expression> <tissue:liver> <chr:1> <bin:0000> <dna> {_mutate(DNA, i, b)} </dna>")
+            expected = m.predict(prompt).value.expected[0]
+            assert r.scores[i, "ACGT".index(b)] == pytest.approx(expected, abs=1e-5)
+    # choice task: log p(<yes>) from the restricted softmax, as predict reports it
+    dna = DNA[:256]
+    r = m.ism(f"<task:tf_binding> <tissue:heart> <dna> {dna} </dna>", positions=[100])
+    for b in "ACGT":
+        p = m.predict(f"<task:tf_binding> <tissue:heart> <dna> {_mutate(dna, 100, b)} </dna>").probs["<yes>"]
+        assert r.scores[100, "ACGT".index(b)] == pytest.approx(np.log(p), abs=1e-5)
+
+
+def test_ism_other_grammars_and_errors(models):
+    m = models["tiny_conv"]
+    r = m.ism(DNA + DNA[:16], task="chromatin", tissue="liver", positions=range(5))
+    assert np.isfinite(r.delta[:5]).all() and "chromatin" in r.describe
+    r = m.ism(DNA[:480] + DNA[:96], task="annotate", positions=[3])
+    assert np.isfinite(r.scores[3]).all() and r.ref_score < 0                  # log p(reference answer)
+    with pytest.raises(InputError, match="exactly one"):
+        m.ism("<task:promoter> <dna> </dna>")
+    with pytest.raises(InputError, match="bins"):
+        m.ism(DNA + DNA[:16], task="chromatin", tissue="liver", bins=[9])
+
+
+@pytest.mark.parametrize("preset", ["tiny_conv", "tiny"])
+def test_attributions_shapes_finite_and_complete(models, preset):
+    import torch
+
+    from seq2gen.infer.objective import objective
+    from seq2gen.interpret.attribute import SoftForward, one_hot
+    m = models[preset]
+    p = m.explained_prompt(DNA, task="expression", tissue="liver", chrom="chr1", pos=0)
+    obs = one_hot(p.codes)
+    for method in ("saliency", "input_x_gradient"):
+        a = m.attribute(p, method=method)
+        assert a.contrib.shape == a.hypothetical.shape == (384, 4)
+        assert np.isfinite(a.contrib).all() and np.isfinite(a.hypothetical).all()
+        assert (a.contrib[obs == 0] == 0).all() and np.abs(a.contrib).sum() > 0
+        assert np.allclose(a.hypothetical.sum(1), 0, atol=1e-6)
+    a = m.attribute(p, method="integrated_gradients", n_steps=48)
+    f = SoftForward(m, objective(m, "expression", p.ids), p)
+    ids = torch.as_tensor(p.ids)[None]
+    with torch.no_grad():
+        fx = f(torch.as_tensor(obs)[None], ids).item()
+        fb = f(torch.full((1, 384, 4), 0.25), ids).item()
+    assert fx == pytest.approx(a.score, abs=1e-5)                   # the soft path reproduces the model's score
+    assert a.contrib.sum() == pytest.approx(fx - fb, abs=0.05 * abs(fx - fb) + 1e-4)     # completeness
+
+
+def test_haplotype_window_snv_indels_and_strands():
+    from seq2gen.infer.delta import haplotype_window
+
+    class Fa:
+        seq = "".join(np.random.default_rng(0).choice(list("ACGT"), 200))
+
+        def fetch(self, c, a, b):                   # like Fasta.fetch: N past the contig ends
+            return "N" * max(0, -a) + self.seq[max(a, 0):b] + "N" * max(0, b - max(a, len(self.seq)))
+    fa, s = Fa(), Fa.seq
+    rc = lambda x: x.translate(str.maketrans("ACGT", "TGCA"))[::-1]                      # noqa: E731
+    assert haplotype_window(fa, "c", 50, s[50], s[50], 60, 10, 30, "+") == s[50:80]      # reference, anchor 60
+    alt = "A" if s[55] != "A" else "C"
+    assert haplotype_window(fa, "c", 55, s[55], alt, 60, 10, 30, "+") == s[50:55] + alt + s[56:80]
+    # deletion upstream of the anchor: the anchor keeps its offset, the far side is filled from further out
+    assert haplotype_window(fa, "c", 55, s[55:58], s[55], 60, 10, 30, "+") == s[48:56] + s[58:80]
+    # insertion downstream of the anchor: the window is cut at its length
+    assert haplotype_window(fa, "c", 65, s[65], s[65] + "GG", 60, 10, 30, "+") == s[50:66] + "GG" + s[66:78]
+    # minus strand: base `anchor` at offset `before` of the reverse complement
+    w = haplotype_window(fa, "c", 50, s[50], s[50], 100, 10, 30, "-")
+    assert w == rc(s[81:111]) and w[10] == rc(s[100])
+    assert haplotype_window(fa, "c", 3, s[3], s[3], 3, 10, 30, "+") == "N" * 7 + s[:23]        # contig start
+
+
+class Oracle:
+    """Predicts expression with the world's true function: delta must then equal the VCF's true effect."""
+
+    def __init__(self, m, truth):
+        self.registry, self.quantizers, self.truth = m.registry, m.quantizers, truth
+
+    def _run(self, task, records, batch_size=None):
+        from seq2gen.infer.model import Prediction, ValueEstimate
+        f = self.truth.activity([r["dna"] for r in records], 320)
+        out = []
+        for row, r in zip(f, records):
+            e = np.array([np.expm1(row[self.truth.tissues.index(r["tissue"])])])
+            out.append(Prediction(task, "", None, value=ValueEstimate(e, e, e, e, np.ones((1, 1)))))
+        return out
+
+
+def test_delta_equals_true_effects_through_an_oracle(models, world_dir):
+    from seq2gen.genome import Fasta, read_vcf
+    from seq2gen.infer.delta import delta_scores
+    from seq2gen.interpret.world_truth import WorldTruth
+    fa = Fasta(world_dir / "genome.fa")
+    v = read_vcf(world_dir / "variants.vcf", fa)
+    d = delta_scores(Oracle(models["tiny"], WorldTruth(world_dir)), v, fa, "expression", ["liver", "heart"],
+                     genes=world_dir / "genes.gtf")
+    same = (d["delta_gene"] == v["info_GENE"]).to_numpy()
+    assert same.mean() > 0.9                                   # the variant's own gene is the anchor
+    for t in ("liver", "heart"):
+        np.testing.assert_allclose(d[f"delta_expression_{t}"][same], v[f"info_EFFECT_{t}"][same], atol=1e-6)
+    motif = same & (v["info_CLASS"] == "motif").to_numpy() & (np.abs(v["info_EFFECT_liver"]) > 0.05).to_numpy()
+    assert motif.sum() >= 5 and (np.sign(d["delta_expression_liver"][motif]) ==
+                                 np.sign(v["info_EFFECT_liver"][motif])).all()
+    assert (d.loc[d["delta_gene"] == ".", "delta_expression_liver"] == 0).all()
+
+
+def test_score_vcf_indels_keep_snvs_scored(models, world_dir, tmp_path):
+    from seq2gen.genome import Fasta
+    m = models["tiny_conv"]
+    fa = Fasta(world_dir / "genome.fa")
+    lines = (world_dir / "variants.vcf").read_text().splitlines(True)
+    head, recs = [x for x in lines if x.startswith("#")], [x for x in lines if not x.startswith("#")][:5]
+    f = recs[1].split("\t")
+    f[3] = fa.fetch(f[0], int(f[1]) - 1, int(f[1]) + 2)              # a 2-bp deletion
+    f[4] = f[3][0]
+    recs[1] = "\t".join(f)
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text("".join(head + recs))
+    df = m.score_vcf(vcf, fa, "liver", methods=("task", "delta"), genes=world_dir / "genes.gtf")
+    assert len(df) == 5 and np.isnan(df["effect_liver"][1]) and np.isfinite(df["effect_liver"].drop(1)).all()
+    assert np.isfinite(df["delta_expression_liver"]).all()
+    default = m.score_vcf(vcf, fa, "liver")                                            # today's default run
+    assert list(np.isnan(default["effect_liver"])) == [False, True, False, False, False]
+    out = tmp_path / "s.tsv"
+    from seq2gen.infer.variants import write_scores
+    write_scores(m, vcf, fa, out, "liver", methods=("delta",), delta_task="tf_binding")
+    assert pd.read_csv(out, sep="\t")["delta_tf_binding_liver"].notna().all()
+
+
+def test_design_search_improves_true_score_and_respects_budget(models, world_dir):
+    from seq2gen.interpret.design import design, judge
+    from seq2gen.interpret.world_truth import WorldTruth
+    truth = WorldTruth(world_dir)
+    li = truth.tissues.index("liver")
+
+    def oracle(codes):
+        return truth.activity(["".join("ACGT"[c] for c in row) for row in codes], 320)[:, li]
+    res = design(models["tiny_conv"], "expression", "liver", n=4, rounds=25, k=24, edit_budget=30, world=truth,
+                 score_fn=oracle, seed=1)
+    start = truth.activity(res.starts, 320)[:, li]
+    assert np.allclose(start, truth.manifest["model"]["expression"]["b0"])          # motif-free starts
+    assert (res.edits <= 30).all() and (np.diff(res.history, axis=0) >= 0).all()
+    j = judge(truth, res, "liver")
+    assert np.mean(j["design_true"]) > start.mean() + 0.3
+    # the model-guided search itself: monotone model objective, a tissue-specific objective, bounded edits
+    res = design(models["tiny_conv"], "expression", "liver", against="heart", n=2, rounds=2, k=4, edit_budget=3)
+    assert res.history.shape == (3, 2) and (np.diff(res.history, axis=0) >= 0).all() and (res.edits <= 3).all()
+    with pytest.raises(InputError, match="differ"):
+        design(models["tiny_conv"], "expression", "liver", against="liver")
+
+
+def test_motif_similarity_and_recovery():
+    from seq2gen.interpret.motifs import recovery_auroc, similarity
+    pwm = np.random.default_rng(3).dirichlet(np.ones(4) * 0.3, size=10)
+    padded = np.vstack([np.full((4, 4), 0.25), pwm[::-1, ::-1], np.full((3, 4), 0.25)])
+    r, off, strand = similarity(padded, pwm)
+    assert r == pytest.approx(1.0) and off == 4 and strand == "-"
+    assert similarity(padded, np.random.default_rng(4).dirichlet(np.ones(4) * 0.3, size=10))[0] < 0.9
+    func = np.zeros((20, 50), dtype=bool)
+    func[:, 10:20] = True
+    attr = np.random.default_rng(5).normal(0, 0.1, (20, 50)) + func
+    assert recovery_auroc(attr, func) > 0.95
+    assert 0.3 < recovery_auroc(np.random.default_rng(6).normal(size=(20, 50)), func) < 0.7
+
+
+def test_cli_explain_and_design(models, world_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from seq2gen.cli import app
+    d = models["dir"] / "export_tiny_conv"
+    res = CliRunner().invoke(app, ["explain", str(d), "--region", "chr6:20,001-20,400", "--task", "chromatin",
+                                   "--tissue", "liver", "--fasta", str(world_dir / "genome.fa"), "--bigwig",
+                                   str(world_dir / "liver.bw"), "--gtf", str(world_dir / "genes.gtf"),
+                                   "--attribution", "input_x_gradient", "--out", str(tmp_path / "ex")])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "ex" / "explain.json").read_text())
+    assert set(summary["files"]) == {"ism", "attribution", "track", "annotation"}
+    assert all((tmp_path / "ex" / f).stat().st_size > 1000 for f in summary["files"].values())
+    assert "ism.png" in (tmp_path / "ex" / "index.html").read_text()
+    assert len(pd.read_csv(tmp_path / "ex" / "ism.tsv", sep="\t")) == 3 * 400
+    res = CliRunner().invoke(app, ["design", str(d), "--tissue", "liver", "--against", "heart", "--n", "2",
+                                   "--rounds", "2", "--k", "3", "--world", str(world_dir), "--out",
+                                   str(tmp_path / "de")])
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(tmp_path / "de" / "designs.tsv", sep="\t")
+    assert len(t) == 2 and {"true_f", "true_percentile", "true_specificity_percentile"} <= set(t.columns)
+    res = CliRunner().invoke(app, ["explain", str(d), "--seq", "ACGT", "--prompt", "x", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "exactly one" in res.output
+
+
+def test_server_explain(models):
+    from fastapi.testclient import TestClient
+
+    from seq2gen.serve import create_app
+    client = TestClient(create_app(models["tiny_conv"], max_length=1000))
+    dna = DNA[:256]
+    r = client.post("/explain", json={"sequence": dna, "task": "tf_binding", "tissue": "liver"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert len(body["ism_delta"]) == 256 and len(body["attribution"]["contrib"]) == 256
+    assert all(row["ACGT".index(b)] == 0 for row, b in zip(body["ism_delta"], dna))     # REF: Δ = 0
+    assert np.abs(np.array(body["ism_delta"])).sum() > 0
+    assert client.post("/explain", json={"sequence": dna, "task": "tf_binding", "tissue": "liverr"}).status_code == 422
+    assert client.post("/explain", json={"sequence": "A" * 2000, "task": "tf_binding"}).status_code == 413
