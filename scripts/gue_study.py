@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Run the GUE real-data transfer study and write its report (docs/gue.md, "Study").
+"""Run the GUE real-data transfer study and write its report (docs/gue.md, "Study"): ``seq2gen evaluate gue``.
 
     python scripts/gue_study.py --config configs/transfer/gue_cpu.yaml --out runs/gue_cpu      # resumable
     python scripts/gue_study.py --config gue_cpu --out runs/gue_cpu --report-only
@@ -12,7 +12,5 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing
 
 if __name__ == "__main__":
-    import typer
-
-    from seq2gen.evaluate.gue_study import gue_study_cmd
-    typer.run(gue_study_cmd)
+    from seq2gen.cli import main
+    main(["evaluate", "gue", *sys.argv[1:]])

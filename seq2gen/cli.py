@@ -15,6 +15,9 @@ app = typer.Typer(help="seq2gen: genomics as text-to-text.", no_args_is_help=Tru
 vocab_app = typer.Typer(help="Build and inspect the extended vocabulary.", no_args_is_help=True)
 app.add_typer(vocab_app, name="vocab")
 app.add_typer(data_app, name="data")
+evaluate_app = typer.Typer(help="Evaluate models: on a labelled table, by the transfer protocol, in the GUE study.",
+                           no_args_is_help=True)
+app.add_typer(evaluate_app, name="evaluate")
 console = Console()
 
 DEFAULT_TOKENIZER = Path("runs/vocab")
@@ -160,20 +163,54 @@ def train(ctx: typer.Context,
     raise typer.Exit(train_main(argv + list(ctx.args)))
 
 
-@app.command()
-def transfer(
-    config: Path = typer.Option(..., help="Transfer preset (configs/transfer/*.yaml) or its name: tiny, cpu, gpu."),
-    out: Optional[Path] = typer.Option(None, help="Output folder (default: the config's out_dir)."),
-    no_resume: bool = typer.Option(False, "--no-resume", help="Recompute cells that already have results."),
-) -> None:
-    """Run the transfer-evaluation protocol (also `seq2gen evaluate transfer`) and write report.md + plots."""
-    from seq2gen.evaluate.report import headline
-    from seq2gen.evaluate.transfer import run_transfer
+def _run_study(run, load, report, config: Path, out: Optional[Path], no_resume: bool, report_only: bool,
+               quiet: bool) -> None:
+    """Both studies' command: run (resumable) or rebuild the report from results.json; print the headline.
+    ``run``/``load``: the study's run and config functions; ``report``: its report module."""
+    import json
+    import logging
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(name)s: %(message)s")
     try:
-        results = run_transfer(config, out_dir=out, resume=not no_resume)
+        if report_only:
+            where = Path(out or load(config).out_dir)
+            results = json.loads((where / "results.json").read_text())
+            report.write_report(results, where)
+        else:
+            results = run(config, out_dir=out, resume=not no_resume, progress=not quiet)
     except InputError as exc:
         _fail(exc)
-    console.print(headline(results))
+    print(report.headline(results))
+
+
+_STUDY_OPTIONS = dict(
+    out=typer.Option(None, "--out", help="Output folder (default: the config's out_dir)."),
+    no_resume=typer.Option(False, "--no-resume", help="Recompute cells that already have results."),
+    report_only=typer.Option(False, "--report-only", help="Rebuild the report and plots from results.json."),
+    quiet=typer.Option(False, "--quiet", help="No progress bars."),
+)
+
+
+def transfer_cmd(
+    config: Path = typer.Option(..., help="Transfer preset (configs/transfer/*.yaml) or its name: tiny, cpu, gpu."),
+    out: Optional[Path] = _STUDY_OPTIONS["out"], no_resume: bool = _STUDY_OPTIONS["no_resume"],
+    report_only: bool = _STUDY_OPTIONS["report_only"], quiet: bool = _STUDY_OPTIONS["quiet"],
+) -> None:
+    """Run the transfer-evaluation protocol (resumable per cell) and write report.md + plots (docs/transfer.md)."""
+    from seq2gen.evaluate import report
+    from seq2gen.evaluate.transfer import load_transfer_config, run_transfer
+    _run_study(run_transfer, load_transfer_config, report, config, out, no_resume, report_only, quiet)
+
+
+def gue_cmd(
+    config: Path = typer.Option(..., help="configs/transfer/gue_*.yaml or a preset name: gue_tiny, gue_cpu, gue_gpu."),
+    out: Optional[Path] = _STUDY_OPTIONS["out"], no_resume: bool = _STUDY_OPTIONS["no_resume"],
+    report_only: bool = _STUDY_OPTIONS["report_only"], quiet: bool = _STUDY_OPTIONS["quiet"],
+) -> None:
+    """Run the GUE real-data transfer study (single vs joint vs pre-trained vs CNN; resumable) and write its report
+    (docs/gue.md, "Study")."""
+    from seq2gen.evaluate import gue_report
+    from seq2gen.evaluate.gue_study import load_config, run_gue_study
+    _run_study(run_gue_study, load_config, gue_report, config, out, no_resume, report_only, quiet)
 
 
 def serve_cmd(
@@ -186,7 +223,7 @@ def serve_cmd(
     device: str = typer.Option("cpu"),
     dtype: str = typer.Option("float32"),
 ) -> None:
-    """Serve the model over HTTP (FastAPI; OpenAPI docs at /docs). Needs the ``serve`` extra."""
+    """Serve the model over HTTP (FastAPI; OpenAPI docs at /docs); needs pip install "seq2gen[serve]"."""
     import uvicorn
 
     from seq2gen.serve import create_app
@@ -206,21 +243,18 @@ def _register_commands() -> None:
     from seq2gen.interpret.cli import design_cmd, explain_cmd
     app.command("explain")(explain_cmd)
     app.command("design")(design_cmd)
-    app.command("evaluate", epilog="`seq2gen evaluate transfer --config …` runs the transfer protocol "
-                "(= `seq2gen transfer`).")(evaluate_cmd)
+    evaluate_app.command("table")(evaluate_cmd)
+    evaluate_app.command("transfer")(transfer_cmd)
+    evaluate_app.command("gue")(gue_cmd)
+    app.command("transfer", hidden=True, help="Alias of `seq2gen evaluate transfer`.")(transfer_cmd)
 
 
 _register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry. ``seq2gen evaluate transfer …`` is an alias of ``seq2gen transfer …`` (the evaluate command
-    itself takes a MODEL directory)."""
-    import sys
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args[:2] == ["evaluate", "transfer"]:
-        args = ["transfer"] + args[2:]
-    app(args, prog_name="seq2gen")
+    """Console entry (``seq2gen``, ``python -m seq2gen``)."""
+    app(argv, prog_name="seq2gen")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,12 +29,9 @@ def load_config(path=None, overrides: dict | None = None) -> dict:
     if not path.is_file():
         raise InputError("quickstart config not found", path=path)
     cfg = yaml.safe_load(path.read_text()) or {}
-    for key, value in (overrides or {}).items():       # "train_overrides.max_steps": 10 style keys
-        node = cfg
-        *parents, last = key.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[last] = value
+    from seq2gen.utils.overrides import parse_overrides, set_dotted
+    for key, value in parse_overrides(overrides):       # "train_overrides.max_steps": 10 style keys
+        set_dotted(cfg, key, value)
     train = Path(cfg["train"])
     cfg["train_path"] = str(train if train.is_absolute() else data_root() / train)
     return cfg
@@ -79,6 +76,11 @@ def _train(out: Path, tok, ds: dict, cfg: dict, console) -> Path:
     from seq2gen.train import train
     tcfg = yaml.safe_load(Path(cfg["train_path"]).read_text())
     tcfg.update(copy.deepcopy(cfg.get("train_overrides") or {}))
+    if int(tcfg.get("warmup_steps") or 0) >= int(tcfg["max_steps"]):      # a short run (--steps 20)
+        warmup = max(1, int(tcfg["max_steps"]) // 10)
+        console.print(f"[bold]4 training[/]: warmup_steps {tcfg['warmup_steps']} → {warmup} for a "
+                      f"{tcfg['max_steps']}-step run")
+        tcfg["warmup_steps"] = warmup
     data = out / "datasets"
     tcfg.update(out_dir=str(out / "train"), tokenizer=str(out / "tokenizer"), data=str(data), seed=cfg["seed"],
                 export_files=[str(data / "quantizers.json"), str(data / "tasks.json")])

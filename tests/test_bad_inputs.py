@@ -339,7 +339,7 @@ def test_failed_hf_export_keeps_the_previous_one(tmp_path):
 # ---------------------------------------------------------------------------------------------- model inputs
 @pytest.fixture(scope="module")
 def fx(world_dir, tokenizer, tmp_path_factory):
-    from test_infer import build_fixture
+    from builders import build_fixture
     return build_fixture(world_dir, tokenizer, tmp_path_factory.mktemp("bad_infer"))
 
 

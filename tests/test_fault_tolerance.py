@@ -126,7 +126,7 @@ N, SAVE_EVERY = 12, 4
 
 @pytest.fixture(scope="module")
 def tok_dir(tmp_path_factory):
-    from test_train import toy_tokenizer
+    from builders import toy_tokenizer
     d = tmp_path_factory.mktemp("tok")
     toy_tokenizer().save_pretrained(d)
     return d
@@ -134,7 +134,7 @@ def tok_dir(tmp_path_factory):
 
 def train_args(out: Path, tok_dir: Path, resume: bool = False) -> list[str]:
     args = ["--config", str(REPO / "configs/train/tiny_test.yaml")]
-    for kv in (f"out_dir={out}", f"tokenizer={tok_dir}", "data_loader=test_train:toy_datasets", f"max_steps={N}",
+    for kv in (f"out_dir={out}", f"tokenizer={tok_dir}", "data_loader=builders:toy_datasets", f"max_steps={N}",
                f"save_every={SAVE_EVERY}", "eval_every=6", "warmup_steps=2", "keep_last=2", "progress=false"):
         args += ["--set", kv]
     return args + (["--resume"] if resume else [])
@@ -206,7 +206,7 @@ def test_sigkill_chain_step_then_save_then_resume(tmp_path, tok_dir, request):
 # ---------------------------------------------------------------------------------------------- score-vcf
 @pytest.fixture(scope="module")
 def fx(world_dir, tokenizer, tmp_path_factory):
-    from test_infer import build_fixture
+    from builders import build_fixture
     return build_fixture(world_dir, tokenizer, tmp_path_factory.mktemp("ft_infer"))
 
 

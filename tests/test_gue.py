@@ -342,3 +342,25 @@ def test_evaluate_cmd(model_dir, tables, tmp_path):
     assert "# classify on dev.tsv.gz" in r.stdout and (tmp_path / "o" / "classify.json").is_file()
     r = CliRunner().invoke(app, [str(model_dir), "--task", "clasify", "--table", str(d / "dev.tsv.gz")])
     assert r.exit_code == 2 and "did you mean classify" in r.output
+
+
+def test_evaluate_cmd_reads_other_columns_with_param(model_dir, tmp_path):
+    """``--param KEY=VALUE`` is the CLI spelling of ``params=`` (the hints name it): other column names and labels."""
+    import typer
+    from typer.testing import CliRunner
+
+    from seq2gen.evaluate.table import evaluate_cmd
+    app = typer.Typer()
+    app.command()(evaluate_cmd)
+    odd = tmp_path / "odd.tsv"
+    odd.write_text("seq\ty\n" + "".join(f"{s}\t{'pos' if i % 2 else 'neg'}\n" for i, s in enumerate(_seqs(8, 11))))
+    args = [str(model_dir), "--task", "classify", "--table", str(odd), "--out", str(tmp_path / "o"), "--no-dedup"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 2 and "sequence" in r.output                     # the default column is not there
+    r = CliRunner().invoke(app, args + ["--param", "seq_col=seq", "--param", "label_col=y",
+                                        "--param", "labels={neg: <no>, pos: <yes>}"])
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "o" / "classify.json").read_text())
+    assert res["n_evaluated"] == 8 and res["label_counts"] == {"<no>": 4, "<yes>": 4}
+    r = CliRunner().invoke(app, args + ["--param", "seq_col"])
+    assert r.exit_code == 2 and "is not KEY=VALUE" in r.output

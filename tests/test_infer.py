@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,33 +14,10 @@ from seq2gen.errors import InputError
 from seq2gen.infer import AnswerGrammar, Region, parse_region
 from seq2gen.tasks import parse_answer
 
-TASKS = ("promoter", "tf_binding", "chromatin", "annotate", "expression", "variant_effect", "span_corruption")
-_CACHE: dict = {}
+from builders import TASKS, build_fixture
 
 
 # ---------------------------------------------------------------------------------------------- fixtures
-def build_fixture(world_dir, tokenizer, root: Path) -> dict:
-    """Datasets (≤ 40 rows per split) + an untrained tiny model saved in the training-export layout, built once per
-    session (test_serve.py reuses it)."""
-    key = str(world_dir)
-    if key in _CACHE:
-        return _CACHE[key]
-    from seq2gen.data import build_datasets
-    from seq2gen.model import build_model
-    from seq2gen.tasks import TaskRegistry
-    reg = TaskRegistry.from_dir(vocab=tokenizer.vocab)
-    data_dir = root / "data"
-    data = build_datasets(world_dir, reg, tokenizer, data_dir, max_per_task=40, progress=False)
-    export = root / "export"                       # what seq2gen.train writes to OUT/model/
-    model = build_model("tiny", len(tokenizer), tokenizer.pad_id, tokenizer.eos_id)
-    model.save_pretrained(export)
-    tokenizer.save_pretrained(export)
-    for f in ("quantizers.json", "tasks.json"):
-        shutil.copy(data_dir / f, export / f)
-    _CACHE[key] = {"data": data, "data_dir": data_dir, "export": export, "world": Path(world_dir)}
-    return _CACHE[key]
-
-
 @pytest.fixture(scope="module")
 def fx(world_dir, tokenizer, tmp_path_factory):
     return build_fixture(world_dir, tokenizer, tmp_path_factory.mktemp("infer"))
@@ -57,6 +33,46 @@ def m(fx):
 
 def region_of(row) -> str:
     return f"{row['chrom']}:{row['start'] + 1}-{row['end']}:{row['strand']}"
+
+
+def conforms(spec: dict, answer: str) -> bool:
+    """An oracle independent of ``parse_answer`` (the parser under test): does ``answer`` have the grammar's shape?
+    Regular expressions over the token string, plus the numeric limits a regex cannot state."""
+    import re
+    toks = [t for t in answer.split() if t != "</s>"]
+    kind = spec["type"]
+    if kind == "choice":
+        return len(toks) == 1 and toks[0] in spec["tokens"]
+    if kind == "values":
+        return (len(toks) == spec.get("count", 1) and all(re.fullmatch(r"<val:\d{3}>", t) for t in toks)
+                and all(int(t[5:8]) < spec.get("n_bins", 1000) for t in toks))
+    if kind == "spans":
+        labels = "|".join(map(re.escape, spec["labels"]))
+        if not re.fullmatch(rf"((?:{labels}) <off:\d+> <off:\d+> ?)*", " ".join(toks) + " " * bool(toks)):
+            return False
+        starts = [int(toks[i + 1][5:-1]) for i in range(0, len(toks), 3)]
+        ends = [int(toks[i + 2][5:-1]) for i in range(0, len(toks), 3)]
+        return (len(starts) <= spec.get("max_spans", 1 << 30) and all(a < b for a, b in zip(starts, ends))
+                and starts == sorted(starts))
+    assert kind == "sentinel_spans", kind
+    sentinels = [int(s) for s in re.findall(r"<extra_id_(\d+)>", answer)]
+    rest = re.sub(r"<extra_id_\d+>", " ", answer).replace("</s>", " ")
+    return bool(sentinels) and answer.split()[0] == "<extra_id_0>" and sentinels == list(range(len(sentinels))) \
+        and set(rest) <= set("ACGTN ")
+
+
+def test_oracle_rejects_what_the_grammars_forbid():
+    """The oracle can fail: one wrong answer per grammar type."""
+    assert conforms({"type": "choice", "tokens": ["<yes>", "<no>"]}, "<no>")
+    assert not conforms({"type": "choice", "tokens": ["<yes>", "<no>"]}, "<yes> <no>")
+    assert not conforms({"type": "values", "count": 1, "n_bins": 128}, "<val:128>")
+    assert not conforms({"type": "values", "count": 2, "n_bins": 128}, "<val:001>")
+    spans = {"type": "spans", "labels": ["<exon>", "<intron>"], "max_spans": 2}
+    assert conforms(spans, "<exon> <off:0001> <off:0004> <intron> <off:0004> <off:0009>") and conforms(spans, "")
+    assert not conforms(spans, "<exon> <off:0004> <off:0004>")
+    assert not conforms(spans, "<exon> <off:0005> <off:0009> <intron> <off:0001> <off:0004>")
+    assert not conforms({"type": "sentinel_spans"}, "<extra_id_1> AC")
+    assert conforms({"type": "sentinel_spans"}, "<extra_id_0> AC <extra_id_1> G <extra_id_2>")
 
 
 # ---------------------------------------------------------------------------------------------- grammars
@@ -83,6 +99,7 @@ def test_grammar_random_walks_always_parse(tokenizer, spec, kw):
                 break
             ids.append(t)
         parsed = parse_answer(g.spec, tokenizer.convert_ids_to_tokens(ids), tokenizer.vocab.off_resolution)
+        assert conforms(g.spec, " ".join(tokenizer.convert_ids_to_tokens(ids))), ids
         if spec["type"] == "spans":
             assert all(b <= kw["max_offset"] * tokenizer.vocab.off_resolution for _, _, b in parsed)
         if spec["type"] == "sentinel_spans" and state[-1]:        # finished: closed by <extra_id_S>
@@ -116,6 +133,8 @@ def test_constrained_decoding_never_unparseable(fx, m, tokenizer):
                 parsed = parse_answer({**g, **({"n_bins": m.quantizers[p.task].n_bins} if p.task in m.quantizers
                                                 else {})}, p.answer, tokenizer.vocab.off_resolution)
                 assert parsed == p.parsed
+                assert conforms({**g, **({"n_bins": m.quantizers[p.task].n_bins} if p.task in m.quantizers
+                                         else {})}, p.answer), (p.task, p.answer)
                 if p.task == "annotate":
                     n_bases = len(prompt.split("<dna>")[1].replace("</dna>", "").replace(" ", ""))
                     assert all(b <= n_bases + tokenizer.vocab.off_resolution for _, _, b in parsed)
@@ -190,8 +209,22 @@ def test_cuda_matches_cpu(fx, m):
     from seq2gen.infer import Seq2Gen
     prompts = [fx["data"][t]["test"]["prompt"][0] for t in TASKS]
     gpu = Seq2Gen.from_pretrained(fx["export"], device="cuda")
-    for a, b in zip(m.predict(prompts), gpu.predict(prompts)):
+    cpu_preds, gpu_preds = m.predict(prompts), gpu.predict(prompts)
+    assert len(cpu_preds) == len(gpu_preds) == len(prompts)
+    for a, b in zip(cpu_preds, gpu_preds):
         assert a.task == b.task and (a.value is None or np.allclose(a.value.expected, b.value.expected, rtol=1e-3))
+        assert (a.value is None) == (b.value is None) and (a.probs is None) == (b.probs is None)
+        if a.probs is not None:        # choice answers: the same distribution, the same answer unless a near-tie
+            assert a.probs.keys() == b.probs.keys()
+            pa, pb = np.array([a.probs[k] for k in a.probs]), np.array([b.probs[k] for k in a.probs])
+            assert np.allclose(pa, pb, atol=1e-3), (pa, pb)
+            if np.ptp(pa) > 1e-2:
+                assert a.answer == b.answer
+        if a.value is not None:        # value answers: the whole distribution over bins, not just its mean
+            assert np.allclose(a.value.probs, b.value.probs, atol=1e-4)
+            assert np.allclose(a.value.lo, b.value.lo, atol=1e-2) and np.allclose(a.value.hi, b.value.hi, atol=1e-2)
+        if a.probs is None and a.value is None:   # generated answers: greedy, so compare the first token
+            assert a.answer.split()[:1] == b.answer.split()[:1], (a.answer, b.answer)
 
 
 # ---------------------------------------------------------------------------------------------- typed helpers

@@ -21,6 +21,34 @@ def test_binary_classification_matches_sklearn():
     assert perfect["auroc"] == 1.0 and perfect["mcc"] == 1.0 and perfect["accuracy"] == 1.0
 
 
+def test_classification_by_hand():
+    """Values worked out on paper, not by the library the metric wraps."""
+    # scores 0.1 0.4 | 0.35 0.8 for labels 0 0 | 1 1: 3 of 4 (pos, neg) pairs ordered → AUROC 0.75;
+    # ranked 0.8+ 0.4- 0.35+ 0.1-: AP = ½·1 + ½·⅔; at 0.5: TP 1 TN 2 FP 0 FN 1 → MCC 2/√12
+    out = M.classification([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    assert out["auroc"] == pytest.approx(0.75) and out["auprc"] == pytest.approx(5 / 6)
+    assert out["mcc"] == pytest.approx(2 / np.sqrt(12)) and out["accuracy"] == pytest.approx(0.75)
+    # class probabilities (n, 2) read as the positive column: the same numbers
+    two = M.classification([0, 0, 1, 1], np.array([[0.9, 0.1], [0.6, 0.4], [0.65, 0.35], [0.2, 0.8]]))
+    assert {k: two[k] for k in out} == pytest.approx(out)
+    # three classes, predicted 0 1 2 1 1 0 for 0 1 2 2 1 0: per-class F1 1, 4/5, 2/3
+    multi = M.classification([0, 1, 2, 2, 1, 0], np.eye(3)[[0, 1, 2, 1, 1, 0]] + 0.1)
+    assert multi["f1_macro"] == pytest.approx((1 + 4 / 5 + 2 / 3) / 3) and multi["accuracy"] == pytest.approx(5 / 6)
+    # a class absent from the targets: no AUROC/AUPRC rather than a number over fewer classes
+    absent = M.classification([0, 1, 1, 0], np.eye(3)[[0, 1, 1, 0]] + 0.1)
+    assert np.isnan(absent["auroc"]) and np.isnan(absent["auprc"]) and absent["accuracy"] == 1.0
+
+
+def test_regression_and_track_by_hand():
+    # t 1 2 3 4, p 1 3 2 4: deviations ±1.5/±0.5, Σ products 4, Σ squares 5 → r 0.8 (ranks equal values); MSE 2/4
+    out = M.regression([1, 2, 3, 4], [1, 3, 2, 4])
+    assert out["pearson"] == pytest.approx(0.8) and out["spearman"] == pytest.approx(0.8)
+    assert out["mse"] == pytest.approx(0.5)
+    # pooled bins of [0 1 2 3 | 3 2 1 0] vs [0 1 2 3 | 0 1 2 3]: the products cancel → r 0
+    tr = M.track(np.array([[0, 1, 2, 3], [3, 2, 1, 0.0]]), np.array([[0, 1, 2, 3], [0, 1, 2, 3.0]]))
+    assert tr["pearson_bins"] == pytest.approx(0.0, abs=1e-12)
+
+
 def test_multiclass_classification():
     y = np.array([0, 1, 2, 2, 1, 0])
     s = np.eye(3)[[0, 1, 2, 1, 1, 0]] + 0.1

@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 
 from seq2gen.tasks import parse_answer
-from test_infer import TASKS, build_fixture
+
+from builders import TASKS, build_fixture
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 MAX_LENGTH, MAX_BATCH, MAX_VCF = 2000, 8, 40

@@ -197,7 +197,7 @@ def test_downsample_modes_and_old_configs(tokenizer, tmp_path):
 # ------------------------------------------------------------------------------------------ training
 def test_train_tiny_conv_deepspeed(tmp_path):
     """seq2gen.train on DeepSpeed CPU with the tiny_conv preset: loss falls, the export reloads exactly."""
-    from test_train import cfg_for, toy_datasets, toy_tokenizer
+    from builders import cfg_for, toy_datasets, toy_tokenizer
     from transformers import AutoModelForSeq2SeqLM
 
     from seq2gen.train import train

@@ -14,51 +14,9 @@ from seq2gen.train import MixtureSampler, load_train_config, resolve_deepspeed_c
 from seq2gen.train.checkpoint import MARKER, latest_checkpoint
 from seq2gen.train.config import batch_geometry
 
-REPO = Path(__file__).resolve().parents[1]
+from builders import ID, REPO, cfg_for, toy_datasets, toy_tokenizer
+
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")   # torch deprecations inside DeepSpeed ZeRO-3
-TOKENS = ["<pad>", "</s>", "<unk>", "A", "C", "G", "T", "<task:copy>", "<task:const>", "<task:span>",
-          "<extra_id_0>"] + [f"<val:{i:03d}>" for i in range(8)]
-ID = {t: i for i, t in enumerate(TOKENS)}
-COMP = {ID["A"]: ID["T"], ID["C"]: ID["G"], ID["G"]: ID["C"], ID["T"]: ID["A"]}
-
-
-def toy_tokenizer():
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-    tk = Tokenizer(models.WordLevel(ID, unk_token="<unk>"))
-    tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    return PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
-
-
-def _rows(task, n, seed):
-    rng = np.random.default_rng(seed)
-    out = {"input_ids": [], "labels": []}
-    for _ in range(n):
-        x = rng.integers(ID["A"], ID["T"] + 1, size=8).tolist()
-        if task == "copy":        # complement of the first two bases
-            inp, lab = [ID["<task:copy>"]] + x, [COMP[x[0]], COMP[x[1]], ID["</s>"]]
-        elif task == "const":     # always the same value token
-            inp, lab = [ID["<task:const>"]] + x, [ID["<val:005>"], ID["</s>"]]
-        else:                     # span corruption: mask bases 2..4
-            inp = [ID["<task:span>"]] + x[:2] + [ID["<extra_id_0>"]] + x[5:]
-            lab = [ID["<extra_id_0>"]] + x[2:5] + [ID["</s>"]]
-        out["input_ids"].append(inp)
-        out["labels"].append(lab)
-    return out
-
-
-def toy_datasets(_path=None, tasks=("copy", "const")):
-    """dict task → DatasetDict(train/validation); also usable as a `data_loader` ("test_train:toy_datasets")."""
-    import datasets as hfd
-    return {t: hfd.DatasetDict(train=hfd.Dataset.from_dict(_rows(t, 160, i)),
-                               validation=hfd.Dataset.from_dict(_rows(t, 24, 100 + i)))
-            for i, t in enumerate(tasks)}
-
-
-def cfg_for(out_dir, **over):
-    base = {"out_dir": str(out_dir), "progress": False, "log_every": 1, "eval_every": 0, "save_every": 0}
-    base.update(over)
-    return load_train_config(REPO / "configs" / "train" / "tiny_test.yaml", base)
 
 
 def read_metrics(out_dir, kind="train"):
@@ -311,7 +269,7 @@ def test_cli_entry_point(tmp_path):
     cmd = [sys.executable, "-m", "seq2gen.train", "--config", str(REPO / "configs/train/tiny_test.yaml"),
            "--set", f"out_dir={tmp_path / 'run'}", "--set", f"tokenizer={tok_dir}", "--set", "max_steps=3",
            "--set", "warmup_steps=1",
-           "--set", "data_loader=test_train:toy_datasets", "--set", f"export_files=[{extra}]"]
+           "--set", "data_loader=builders:toy_datasets", "--set", f"export_files=[{extra}]"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "run" / "model" / "tasks.json").is_file()
@@ -330,7 +288,7 @@ def test_two_ranks_equal_one_rank_with_accumulation(tmp_path, request):
     for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(k, None)
     args = ["-m", "seq2gen.train", "--config", str(REPO / "configs/train/tiny_test.yaml")]
-    for kv in (f"tokenizer={tmp_path / 'tok'}", "data_loader=test_train:toy_datasets", "micro_batch_size=4",
+    for kv in (f"tokenizer={tmp_path / 'tok'}", "data_loader=builders:toy_datasets", "micro_batch_size=4",
                "grad_accum=null", "global_batch_size=8", "model_overrides.dropout_rate=0.0", "deepspeed=cpu_zero1",
                "save_every=5", "eval_every=5", "max_steps=10"):
         args += ["--set", kv]

@@ -159,6 +159,10 @@ def test_reverse_complement():
     assert reverse_complement("AACGTT") == "AACGTT"
     assert reverse_complement("AAGc") == "gCTT"
     assert reverse_complement(reverse_complement("ACGTRYKMN")) == "ACGTRYKMN"
+    # lower-case IUPAC too (y once mapped to m), and RNA U → A: the one table, also genome.reverse_complement's
+    assert reverse_complement("ryswkmbdhv") == "bdhvkmwsry" and reverse_complement("ACGU") == "ACGT"
+    from seq2gen.genome import reverse_complement as genome_rc
+    assert genome_rc is reverse_complement
 
 
 def test_sentencepiece_needs_dna():
@@ -166,3 +170,23 @@ def test_sentencepiece_needs_dna():
         build_tokenizer(mode="sentencepiece")
     with pytest.raises(InputError, match="too little DNA"):
         build_tokenizer(mode="sentencepiece", fasta=["ACGTACGTAC"], vocab_size=500)
+
+
+def test_call_returns_a_batch_encoding(tokenizer):
+    """``tok(p)["input_ids"]`` as with HF tokenizers: validated ids, masks, padding and tensors."""
+    import torch
+    from transformers import BatchEncoding
+    a, b = "<task:promoter> <dna> ACGT </dna>", "<dna> AC </dna>"
+    enc = tokenizer(a)
+    assert isinstance(enc, BatchEncoding) and enc["input_ids"] == tokenizer.encode_prompt(a)
+    assert enc.attention_mask == [1] * len(enc.input_ids) and enc.input_ids[-1] == tokenizer.eos_id
+    assert tokenizer(a, add_special_tokens=False).input_ids == tokenizer.encode_prompt(a, eos=False)
+    batch = tokenizer([a, b], padding=True, return_tensors="pt")
+    n_a, n_b = len(tokenizer.encode_prompt(a)), len(tokenizer.encode_prompt(b))
+    assert batch["input_ids"].shape == (2, n_a) and batch["input_ids"].dtype == torch.long
+    assert batch["input_ids"][1, n_b:].tolist() == [tokenizer.pad_id] * (n_a - n_b)
+    assert batch["attention_mask"].sum(1).tolist() == [n_a, n_b]
+    assert tokenizer(a, return_tensors="np")["input_ids"].shape == (1, n_a)
+    assert tokenizer([a, b]).input_ids == [tokenizer.encode_prompt(a), tokenizer.encode_prompt(b)]
+    with pytest.raises(InputError, match="invalid character 'Z'"):
+        tokenizer("<dna> ACGZ </dna>")

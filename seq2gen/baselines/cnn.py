@@ -163,87 +163,94 @@ def train_cnn(train_df: pd.DataFrame, val_df: pd.DataFrame | None, n_classes: in
     t0 = time.perf_counter()
     x_tr = encode_codes(train_df["sequence"].tolist())
     y_tr = _labels(train_df, n_classes, "train")
-    has_val = val_df is not None and len(val_df) > 0
-    if has_val:
-        x_va, y_va = encode_codes(val_df["sequence"].tolist()), _labels(val_df, n_classes, "validation")
+    val = None
+    if val_df is not None and len(val_df) > 0:
+        val = encode_codes(val_df["sequence"].tolist()), _labels(val_df, n_classes, "validation")
     if eval_every is None and max_steps is not None and budget_s is None:
         eval_every = max(1, max_steps // 12)
-    eval_interval_s = budget_s / 12 if budget_s is not None else math.inf
     rng = np.random.default_rng(seed)
-    hist = {"curve": [], "best_step": 0, "best_val": None, "eval_s": 0.0}
-    best_state, best_score = None, -math.inf
-
     with torch.random.fork_rng(devices=[]):  # seeded init/dropout without touching the caller's global RNG
         torch.manual_seed(seed)
         model = SeqCNN(n_classes, **(model_kwargs or {}))
         model.rc_augment = rc_augment
+        run = _Validation(model, val, rc_augment, t0, log)
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-        loss_fn = nn.CrossEntropyLoss()
-        step = seen = 0
-        order, pos = rng.permutation(len(x_tr)), 0
-        last_eval = time.perf_counter()
-        running = []
-
-        def evaluate() -> None:
-            nonlocal best_state, best_score, last_eval
-            te = time.perf_counter()
-            row = {"step": step, "examples": seen, "elapsed_s": round(te - t0, 2),
-                   "train_loss": float(np.mean(running)) if running else float("nan")}
-            if has_val:
-                p = _predict_codes(model, x_va, 1024, rc_augment)
-                m = classification(y_va, p)
-                row.update({f"val_{k}": v for k, v in m.items() if k != "n"})
-                score = m["auroc"] if np.isfinite(m["auroc"]) else m["accuracy"]
-                if score > best_score:
-                    best_score, best_state = score, copy.deepcopy(model.state_dict())
-                    hist["best_step"], hist["best_val"] = step, m
-            running.clear()
-            hist["curve"].append(row)
-            if log is not None:
-                log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
-            last_eval = time.perf_counter()
-            hist["eval_s"] += last_eval - te
-
-        def progress() -> float:
-            p_steps = step / max_steps if max_steps else 0.0
-            p_time = (time.perf_counter() - t0) / budget_s if budget_s else 0.0
-            return max(p_steps, p_time)
-
-        model.train()
-        while True:
-            p = progress()
-            if p >= 1.0:
-                stop = "max_steps" if max_steps and step >= max_steps else "budget_s"
-                break
-            if pos + batch_size > len(order):
-                order, pos = rng.permutation(len(x_tr)), 0
-            idx = order[pos:pos + batch_size]
-            pos += len(idx)
-            xb, yb = torch.from_numpy(x_tr[idx]), torch.from_numpy(y_tr[idx])
-            if rc_augment:
-                flip = torch.from_numpy(rng.random(len(idx)) < 0.5)
-                xb = torch.where(flip[:, None], _rc(xb), xb.long())
-            scale = min(1.0, (step + 1) / warmup_steps) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)))
-            for g in opt.param_groups:
-                g["lr"] = lr * scale
-            loss = loss_fn(model(xb), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            running.append(loss.item())
-            step += 1
-            seen += len(idx)
-            if (eval_every and step % eval_every == 0) or time.perf_counter() - last_eval >= eval_interval_s:
-                evaluate()
-        if not hist["curve"] or hist["curve"][-1]["step"] != step:
-            evaluate()
-
-    if best_state is not None:
-        model.load_state_dict(best_state)
+        step, seen, stop = _fit(model, opt, run, x_tr, y_tr, rng, t0, budget_s, max_steps, batch_size, lr,
+                                warmup_steps, eval_every, rc_augment)
+    if run.best_state is not None:
+        model.load_state_dict(run.best_state)
     model.eval()
-    wall = time.perf_counter() - t0
+    hist, wall = run.hist, time.perf_counter() - t0
     hist.update(steps=step, examples_seen=seen, wall_s=round(wall, 2), train_s=round(wall - hist["eval_s"], 2),
                 eval_s=round(hist["eval_s"], 2), stop_reason=stop, batch_size=batch_size,
                 n_params=sum(p.numel() for p in model.parameters()), threads=torch.get_num_threads(),
                 model=model.config, seed=seed)
     return model, hist
+
+
+class _Validation:
+    """Periodic validation of a CNN run: the learning curve, and the best-AUROC (else accuracy) weights so far."""
+
+    def __init__(self, model, val, rc_augment: bool, t0: float, log):
+        self.model, self.val, self.rc_augment, self.t0, self.log = model, val, rc_augment, t0, log
+        self.hist = {"curve": [], "best_step": 0, "best_val": None, "eval_s": 0.0}
+        self.best_state, self.best_score = None, -math.inf
+        self.last = time.perf_counter()
+        self.losses: list[float] = []
+
+    def __call__(self, step: int, seen: int) -> None:
+        te = time.perf_counter()
+        row = {"step": step, "examples": seen, "elapsed_s": round(te - self.t0, 2),
+               "train_loss": float(np.mean(self.losses)) if self.losses else float("nan")}
+        if self.val is not None:
+            x_va, y_va = self.val
+            m = classification(y_va, _predict_codes(self.model, x_va, 1024, self.rc_augment))
+            row.update({f"val_{k}": v for k, v in m.items() if k != "n"})
+            score = m["auroc"] if np.isfinite(m["auroc"]) else m["accuracy"]
+            if score > self.best_score:
+                self.best_score, self.best_state = score, copy.deepcopy(self.model.state_dict())
+                self.hist["best_step"], self.hist["best_val"] = step, m
+        self.losses.clear()
+        self.hist["curve"].append(row)
+        if self.log is not None:
+            self.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        self.last = time.perf_counter()
+        self.hist["eval_s"] += self.last - te
+
+
+def _fit(model, opt, run: _Validation, x_tr, y_tr, rng, t0: float, budget_s, max_steps, batch_size: int, lr: float,
+         warmup_steps: int, eval_every, rc_augment: bool) -> tuple[int, int, str]:
+    """The training loop: warm-up then cosine LR over the budget's progress → (steps, examples seen, stop reason)."""
+    loss_fn = nn.CrossEntropyLoss()
+    eval_interval_s = budget_s / 12 if budget_s is not None else math.inf
+    step = seen = 0
+    order, pos = rng.permutation(len(x_tr)), 0
+    model.train()
+    while True:
+        p = max(step / max_steps if max_steps else 0.0, (time.perf_counter() - t0) / budget_s if budget_s else 0.0)
+        if p >= 1.0:
+            stop = "max_steps" if max_steps and step >= max_steps else "budget_s"
+            break
+        if pos + batch_size > len(order):
+            order, pos = rng.permutation(len(x_tr)), 0
+        idx = order[pos:pos + batch_size]
+        pos += len(idx)
+        xb, yb = torch.from_numpy(x_tr[idx]), torch.from_numpy(y_tr[idx])
+        if rc_augment:
+            flip = torch.from_numpy(rng.random(len(idx)) < 0.5)
+            xb = torch.where(flip[:, None], _rc(xb), xb.long())
+        scale = min(1.0, (step + 1) / warmup_steps) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)))
+        for g in opt.param_groups:
+            g["lr"] = lr * scale
+        loss = loss_fn(model(xb), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        run.losses.append(loss.item())
+        step += 1
+        seen += len(idx)
+        if (eval_every and step % eval_every == 0) or time.perf_counter() - run.last >= eval_interval_s:
+            run(step, seen)
+    if not run.hist["curve"] or run.hist["curve"][-1]["step"] != step:
+        run(step, seen)
+    return step, seen, stop

@@ -30,9 +30,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from seq2gen.errors import InputError
 from seq2gen.genome.tables import read_sequence_table, split_table
 from seq2gen.tasks.overlap import dedup as dedup_rows

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import logging
 import math
 import shutil
@@ -34,12 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-import typer
-
 from seq2gen.errors import InputError
+from seq2gen.evaluate.study import (TRAIN_DEFAULTS, Cell, cell_hash, check_study_keys, device, load_cell,
+                                   read_study_config, resolved_preset, run_cells)
 from seq2gen.resources import data_root
-from seq2gen.evaluate.transfer import (TRAIN_DEFAULTS, Cell, _device, _load_cell, cell_hash, cell_result,
-                                      check_study_keys, read_study_config, resolved_preset)
 
 log = logging.getLogger(__name__)
 REPO = data_root()   # relative config paths (configs/…, task_templates/…) start here
@@ -189,9 +186,7 @@ def cell_key(cfg: GueStudyConfig, cell: Cell) -> str:
         shared.update(model=spec, train=cfg.train_dict(), preset=resolved_preset(spec["preset"]))
     if kind in ("world", "joint+world"):
         shared["world_pretrain"] = cfg.world_pretrain
-    if cell.pretrain_steps:
-        shared["pretrain"] = cfg.pretrain
-    return cell_hash(shared, cell)
+    return cell_hash(shared, cell, cfg.pretrain)
 
 
 # --------------------------------------------------------------------------------------------------- data
@@ -286,7 +281,7 @@ def run_t5(env: Env, cell: Cell) -> dict:
     t0 = time.perf_counter()
     result = train(tc, datasets=data, tokenizer=b.tokenizer)
     t1 = time.perf_counter()
-    m = Seq2Gen.from_pretrained(result["export_dir"], device=ev.get("device") or _device(),
+    m = Seq2Gen.from_pretrained(result["export_dir"], device=ev.get("device") or device(),
                                 batch_size=ev.get("batch_size") or 32)
     n_eval = cfg.world_pretrain.get("eval_examples") if kind == "world" else ev.get("max_examples")
     scores = evaluate_model(m, b.datasets, split=ev["split"], tasks=list(cell.tasks), max_examples=n_eval, seed=0,
@@ -341,7 +336,7 @@ def run_cnn(env: Env, cell: Cell) -> dict:
     budget = {"max_steps": math.ceil(cell.steps * cfg.global_batch / c["batch_size"])}
     if c["budget"] == "time":
         single = Cell(f"single:{t}", cell.seed, cell.tasks, cell.steps)
-        budget = {"budget_s": _load_cell(env.cell_path(single), cell_key(cfg, single))["seconds"]["train"]}
+        budget = {"budget_s": load_cell(env.cell_path(single), cell_key(cfg, single))["seconds"]["train"]}
     if cfg.train_dict().get("num_threads"):
         torch.set_num_threads(int(cfg.train_dict()["num_threads"]))
     t0 = time.perf_counter()
@@ -366,37 +361,28 @@ def run_gue_study(config, out_dir=None, resume: bool = True, progress: bool = Tr
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     env, cells = Env(cfg, out, progress), plan(cfg)
-    results, computed = [], 0
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=len(cells), desc="gue study", unit="cell")
+    results: list[dict] = []
+    computed = 0
+
     def doc():
         return {"format_version": 1, "config": cfg.to_dict(), "cells": list(results), "computed_cells": computed,
                 "seconds": round(time.perf_counter() - started, 1)}
 
-    try:
-        for i, cell in enumerate(cells):
-            if bar is not None:
-                bar.set_postfix_str(cell.name)
-            def compute(cell=cell):
-                run = run_cnn if cell.arm.startswith("cnn:") else run_t5
-                return {"arm": cell.arm, "seed": cell.seed, "trained_on": list(cell.tasks), "steps": cell.steps,
-                        "pretrain_steps": cell.pretrain_steps, **run(env, cell)}
-            res, new = cell_result(env.cell_path(cell), cell_key(cfg, cell), resume, compute)
-            if new:
-                computed += 1
-                log.info("%s: train %.0fs, score %.0fs", cell.name, res["seconds"]["train"], res["seconds"]["score"])
-            results.append(res)
-            if not cfg.keep_models:
-                _drop_models(env, cell, resume)
-            if bar is not None:
-                bar.update(1)
-            if computed and i + 1 < len(cells) and cells[i + 1].seed != cell.seed:
-                write_report(doc(), out)           # a long run reports each finished seed
-    finally:
-        if bar is not None:
-            bar.close()
+    def compute(cell):
+        run = run_cnn if cell.arm.startswith("cnn:") else run_t5
+        return {"arm": cell.arm, "seed": cell.seed, "trained_on": list(cell.tasks), "steps": cell.steps,
+                "pretrain_steps": cell.pretrain_steps, **run(env, cell)}
+
+    def after(i, cell, done, n_computed):
+        nonlocal results, computed
+        results, computed = done, n_computed
+        if not cfg.keep_models:
+            _drop_models(env, cell, resume)
+        if computed and i + 1 < len(cells) and cells[i + 1].seed != cell.seed:
+            write_report(doc(), out)           # a long run reports each finished seed
+
+    results, computed = run_cells(cells, desc="gue study", progress=progress, resume=resume, path_of=env.cell_path,
+                                  key_of=lambda c: cell_key(cfg, c), compute=compute, after=after)
     results_doc = doc()
     write_report(results_doc, out)
     return results_doc
@@ -409,40 +395,11 @@ def _drop_models(env: Env, cell: Cell, resume: bool) -> None:
     if cell.arm == "world":
         child = Cell("joint+world", cell.seed, tuple(env.cfg.tasks), env.cfg.steps_per_task * len(env.cfg.tasks),
                      init_arm="world")
-        if not (resume and _load_cell(env.cell_path(child), cell_key(env.cfg, child))):
+        if not (resume and load_cell(env.cell_path(child), cell_key(env.cfg, child))):
             return
     shutil.rmtree(env.run_dir(cell.arm, cell.seed) / "model", ignore_errors=True)
     if cell.init_arm:
         shutil.rmtree(env.run_dir(cell.init_arm, cell.seed) / "model", ignore_errors=True)
 
 
-# --------------------------------------------------------------------------------------------------- command line
-def gue_study_cmd(
-    config: Path = typer.Option(..., "--config", help="configs/transfer/gue_*.yaml or a preset name: gue_tiny, "
-                                "gue_cpu, gue_gpu."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: the config's out_dir)."),
-    no_resume: bool = typer.Option(False, "--no-resume", help="Recompute cells that already have results."),
-    report_only: bool = typer.Option(False, "--report-only", help="Rebuild report.md and the plot from "
-                                     "results.json."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
-) -> None:
-    """Run the GUE real-data transfer study (single vs joint vs pre-trained vs CNN; resumable) and write its
-    report (docs/gue.md, "Study")."""
-    from rich.console import Console
-    from seq2gen.evaluate.gue_report import headline, write_report
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(name)s: %(message)s")
-    console = Console(stderr=True)
-    try:
-        if report_only:
-            where = Path(out or load_config(config).out_dir)
-            results = json.loads((where / "results.json").read_text())
-            write_report(results, where)
-        else:
-            results = run_gue_study(config, out_dir=out, resume=not no_resume, progress=not quiet)
-    except InputError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2)
-    print(headline(results))
-
-
-__all__ = ["GueStudyConfig", "gue_study_cmd", "load_config", "plan", "run_gue_study"]
+__all__ = ["GueStudyConfig", "load_config", "plan", "run_gue_study"]

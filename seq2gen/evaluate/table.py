@@ -9,8 +9,8 @@ table task in the model's registry (a joint model saw them all), rebuilt from th
 AUPRC for classification). ``table`` may also be ``train``, ``validation`` or ``test``: the task's own split.
 
 Writes ``OUT/<task>.json`` (all numbers), ``OUT/<task>.md`` (tables) and ``OUT/<task>.predictions.tsv`` (one row per
-scored sequence), each atomically. ``evaluate_cmd`` is the typer command ``seq2gen evaluate MODEL --task NAME
---table FILE [--out DIR]`` (registered by ``seq2gen/cli.py``).
+scored sequence), each atomically. ``evaluate_cmd`` is the typer command ``seq2gen evaluate table MODEL --task
+NAME --table FILE [--out DIR]`` (registered by ``seq2gen/cli.py``).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 import pandas as pd
@@ -58,7 +58,8 @@ def read_params(task, overrides: dict | None = None) -> dict:
     p.update(overrides or {})
     if p["kind"] == "class" and not p.get("labels"):
         raise InputError(f"task {task.name!r}: no mapping from table labels to its answer tokens "
-                         f"{task.answer_grammar.get('tokens')}", hint="pass params={'labels': {0: '<no>', …}}")
+                         f"{task.answer_grammar.get('tokens')}", hint="pass params={'labels': {0: '<no>', …}} "
+                         "(seq2gen evaluate table … --param 'labels={0: <no>, 1: <yes>}')")
     return p
 
 
@@ -133,22 +134,45 @@ def evaluate_table(model_dir, task: str, table, out=None, train_table=None, max_
     ``label_col``, ``labels``, ``sep`` …); ``fasta_labels``: label table for a FASTA ``table``; ``dedup=False``
     keeps every row. Returns the result dict also written to ``out`` (when given).
     """
-    from seq2gen.data.build import to_dataset
-    from seq2gen.vocab import encode_pieces
     from seq2gen.evaluate.run import evaluate_task, per_class
-    from seq2gen.utils.io import atomic_write
-    from seq2gen.tasks.render import Renderer
-    from seq2gen.tasks.overlap import dedup as drop_seen
-    from seq2gen.tasks.seqtable import is_table_task, table_splits, to_rows
+    from seq2gen.tasks.seqtable import to_rows
     t0 = time.perf_counter()
     m = _load_model(model_dir, device, dtype, batch_size)
     t = m.registry.get(task)
     p = read_params(t, params)
+    df, info = _rows_to_score(m, t, table, p, train_table, data_root, fasta_labels, dedup)
+    sampled = max_examples is not None and len(df) > max_examples
+    if sampled:
+        df = df.iloc[np.sort(np.random.default_rng(seed).choice(len(df), max_examples, replace=False))]
+        df = df.reset_index(drop=True)
+    rows = to_rows(t, df, m.tokenizer.vocab, p)
+    ds, targets = _dataset(m, t, rows)
+    scores, arrays = evaluate_task(m, t, ds, batch_size)
+    res = {"task": t.name, "family": t.family, "model": str(getattr(m, "source", None) or model_dir),
+           "table": info["table"], "date": time.strftime("%Y-%m-%d %H:%M"),
+           "n_rows": int(info["n_rows"]), "dedup": {"against": info["against"], "n_dropped": info["n_dropped"]},
+           "n_evaluated": len(ds), "sampled": bool(sampled), "max_examples": max_examples,
+           "metrics": scores}
+    if t.family == "classification":      # metrics.classification gives the macro AUPRC of >2 classes itself
+        res["per_class"] = per_class(arrays["target"], arrays["prediction"], list(t.answer_grammar["tokens"]))
+        res["label_counts"] = {k: int(v) for k, v in zip(*np.unique(np.asarray(targets, dtype=str),
+                                                                  return_counts=True))}
+    res["seconds"] = round(time.perf_counter() - t0, 2)
+    res = _clean(res)
+    if out is not None:
+        _write(Path(out), t, res, rows, arrays)
+    return res
+
+
+def _rows_to_score(m, t, table, p: dict, train_table, data_root, fasta_labels, dedup: bool):
+    """The table's rows (or the task's own split), minus those seen in training → (df, provenance)."""
+    from seq2gen.tasks.overlap import dedup as drop_seen
+    from seq2gen.tasks.seqtable import is_table_task, table_splits
     own_split = isinstance(table, str) and table in SPLIT_NAMES and not Path(table).exists()
     n_dropped, against = None, None
     if own_split:
         if not is_table_task(t):
-            raise InputError(f"task {task!r} has no table splits of its own", hint="pass a table file")
+            raise InputError(f"task {t.name!r} has no table splits of its own", hint="pass a table file")
         stats: dict = {}
         df = table_splits(t, data_root, stats)[table]
         n_rows = len(df) + sum(v for k, v in stats.items() if k.startswith(table))
@@ -167,11 +191,15 @@ def evaluate_table(model_dir, task: str, table, out=None, train_table=None, max_
     if len(df) == 0:
         raise InputError("no rows left to score", path=None if own_split else table,
                          hint="every row's sequence is also in the training data" if n_rows else "empty table")
-    sampled = max_examples is not None and len(df) > max_examples
-    if sampled:
-        df = df.iloc[np.sort(np.random.default_rng(seed).choice(len(df), max_examples, replace=False))]
-        df = df.reset_index(drop=True)
-    rows = to_rows(t, df, m.tokenizer.vocab, p)
+    return df, {"table": table if own_split else str(table), "n_rows": n_rows, "n_dropped": n_dropped,
+                "against": against}
+
+
+def _dataset(m, t, rows: pd.DataFrame):
+    """Rows rendered and encoded exactly as the data pipeline does → (dataset, targets)."""
+    from seq2gen.data.build import to_dataset
+    from seq2gen.tasks.render import Renderer
+    from seq2gen.vocab import encode_pieces
     records = rows.to_dict("records")
     render = Renderer(t, m.tokenizer.vocab, m.quantizers.get(t.name))
     prompts, answers, ids, labels, targets = [], [], [], [], []
@@ -182,33 +210,18 @@ def evaluate_table(model_dir, task: str, table, out=None, train_table=None, max_
         ids.append(encode_pieces(m.tokenizer, pr))
         labels.append(encode_pieces(m.tokenizer, an))
         targets.append(tg)
-    ds = to_dataset(t, records, prompts, answers, ids, labels, targets)
-    scores, arrays = evaluate_task(m, t, ds, batch_size)
-    res = {"task": t.name, "family": t.family, "model": str(getattr(m, "source", None) or model_dir),
-           "table": table if own_split else str(table), "date": time.strftime("%Y-%m-%d %H:%M"),
-           "n_rows": int(n_rows), "dedup": {"against": against, "n_dropped": n_dropped},
-           "n_evaluated": len(ds), "sampled": bool(sampled), "max_examples": max_examples,
-           "metrics": scores}
-    if t.family == "classification":
-        grammar = list(t.answer_grammar["tokens"])
-        res["per_class"] = per_class(arrays["target"], arrays["prediction"], grammar)
-        if len(grammar) > 2 and "auprc" not in scores:
-            vals = [v["auprc"] for v in res["per_class"].values()]
-            res["metrics"]["auprc"] = float(np.mean(vals)) if all(np.isfinite(vals)) else float("nan")
-        res["label_counts"] = {k: int(v) for k, v in zip(*np.unique(np.asarray(targets, dtype=str),
-                                                                  return_counts=True))}
-    res["seconds"] = round(time.perf_counter() - t0, 2)
-    res = _clean(res)
-    if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        with atomic_write(out / f"{t.name}.json") as f:
-            f.write(json.dumps(res, indent=1) + "\n")
-        with atomic_write(out / f"{t.name}.md") as f:
-            f.write(to_markdown(res))
-        with atomic_write(out / f"{t.name}.predictions.tsv") as f:
-            f.write(_predictions(t, rows, arrays).to_csv(sep="\t", index=False, lineterminator="\n"))
-    return res
+    return to_dataset(t, records, prompts, answers, ids, labels, targets), targets
+
+
+def _write(out: Path, t, res: dict, rows: pd.DataFrame, arrays: dict) -> None:
+    from seq2gen.utils.io import atomic_write
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out / f"{t.name}.json") as f:
+        f.write(json.dumps(res, indent=1) + "\n")
+    with atomic_write(out / f"{t.name}.md") as f:
+        f.write(to_markdown(res))
+    with atomic_write(out / f"{t.name}.predictions.tsv") as f:
+        f.write(_predictions(t, rows, arrays).to_csv(sep="\t", index=False, lineterminator="\n"))
 
 
 def _predictions(task, rows: pd.DataFrame, arrays: dict) -> pd.DataFrame:
@@ -241,6 +254,9 @@ def evaluate_cmd(
     no_dedup: bool = typer.Option(False, "--no-dedup", help="Score every row, even those seen in training."),
     max_examples: Optional[int] = typer.Option(None, help="Score a seeded sample of at most this many rows."),
     fasta_labels: Optional[Path] = typer.Option(None, "--fasta-labels", help="name,label table for a FASTA."),
+    param: Optional[List[str]] = typer.Option(None, "--param", help="Table-reading parameter KEY=VALUE (YAML "
+                                             "value; repeatable): seq_col, label_col, sep, kind, labels, e.g. "
+                                             "--param seq_col=seq --param 'labels={0: <no>, 1: <yes>}'."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Where relative table paths start "
                                              "(default: $SEQ2GEN_REAL_DATA or ../shared/data/real)."),
     batch_size: int = typer.Option(32, help="Sequences per forward pass."),
@@ -250,9 +266,11 @@ def evaluate_cmd(
     """Score a model on a labelled sequence table with its task's metrics (deduplicated against training)."""
     from rich.console import Console
     console = Console(stderr=True)
+    from seq2gen.utils.overrides import parse_overrides
     try:
+        params = dict(parse_overrides(param)) or None
         res = evaluate_table(model, task, table, out=out, train_table=train_table, max_examples=max_examples,
-                             data_root=data_root, fasta_labels=fasta_labels, dedup=not no_dedup,
+                             data_root=data_root, params=params, fasta_labels=fasta_labels, dedup=not no_dedup,
                              batch_size=batch_size, device=device, dtype=dtype)
     except InputError as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)

@@ -15,10 +15,7 @@ skips cells whose key matches. ``keep_models: false`` deletes a cell's model fol
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
-import difflib
-import hashlib
 import json
 import logging
 import math
@@ -28,18 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from seq2gen.errors import InputError
 from seq2gen.evaluate import metrics as M
 from seq2gen.evaluate.run import HEADLINE, evaluate_model, evaluate_task, sample_rows
-from seq2gen.resources import config_dir
+from seq2gen.evaluate.study import (TRAIN_DEFAULTS, Cell, cell_hash, check_study_keys, device, load_cell,
+                                   read_study_config, resolved_preset, run_cells)
 
 log = logging.getLogger(__name__)
-CONFIG_DIR = config_dir("transfer")
-#: train config defaults of every arm (a preset's ``train:`` mapping updates them)
-TRAIN_DEFAULTS = {"model": "tiny", "micro_batch_size": 8, "grad_accum": 1, "lr": 3e-3, "warmup_steps": 10,
-                  "grad_clip": 1.0, "deepspeed": "cpu_zero0", "log_every": 25, "progress": False}
 #: train config keys the protocol sets per cell
 OWNED = ("out_dir", "max_steps", "rates", "seed", "pretrain_task", "pretrain_steps", "init_from", "schedule",
          "eval_every", "eval_examples", "save_every", "resume", "stop_at_step", "export_files", "tokenizer", "data")
@@ -77,32 +70,6 @@ class TransferConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def read_study_config(config, cls, label: str, pattern: str = "*.yaml") -> tuple[dict, Path | None]:
-    """``(mapping, file)`` of a study config given as a ``cls`` instance, a dict, a YAML path or a preset name
-    (``cpu`` → configs/transfer/cpu.yaml); shared by the transfer protocol and the GUE study."""
-    if isinstance(config, cls):
-        return config.to_dict(), None
-    if isinstance(config, dict):
-        return copy.deepcopy(config), None
-    where = Path(config)
-    if not where.suffix and not where.exists():
-        where = CONFIG_DIR / f"{config}.yaml"
-    if not where.is_file():
-        known = sorted(p.stem for p in CONFIG_DIR.glob(pattern))
-        raise InputError(f"{label} config not found", path=where, hint=f"presets: {', '.join(known)}")
-    return yaml.safe_load(where.read_text()) or {}, where
-
-
-def check_study_keys(data: dict, cls, label: str, where) -> None:
-    """Unknown keys are errors, with the closest known key as a hint."""
-    names = [f.name for f in dataclasses.fields(cls)]
-    for key in data:
-        if key not in names:
-            near = difflib.get_close_matches(key, names, n=1)
-            raise InputError(f"unknown {label} key {key!r}", path=where,
-                             hint=f"did you mean {near[0]!r}?" if near else f"keys: {', '.join(names)}")
 
 
 def load_transfer_config(config, overrides: dict | None = None) -> TransferConfig:
@@ -147,22 +114,6 @@ def check_config(cfg: TransferConfig, where=None) -> None:
 
 
 # --------------------------------------------------------------------------------------------------- cells
-@dataclass(frozen=True)
-class Cell:
-    """One training run: an arm of the protocol with one seed."""
-    arm: str
-    seed: int
-    tasks: tuple[str, ...]            # trained (and scored) on
-    steps: int                        # mixture steps (after pretraining)
-    pretrain_steps: int = 0
-    init_arm: str | None = None       # fine-tune from this arm's model (same seed)
-    curve: tuple[int, ...] = ()       # steps at which the (single) task is scored during training
-
-    @property
-    def name(self) -> str:
-        return f"{self.arm.replace(':', '-')}__s{self.seed}"
-
-
 def plan(cfg: TransferConfig) -> list[Cell]:
     """Every cell, seeds outermost (a partial run has whole seeds); a fine-tune right after its LOTO model."""
     n, S, ft = len(cfg.tasks), cfg.steps_per_task, tuple(cfg.finetune_steps)
@@ -183,21 +134,7 @@ def cell_key(cfg: TransferConfig, cell: Cell) -> str:
     shared = {k: getattr(cfg, k) for k in ("world", "data", "templates", "tasks", "zero_shot", "eval")}
     shared["train"] = cfg.train_dict()
     shared["preset"] = resolved_preset(shared["train"]["model"])
-    if cell.pretrain_steps:
-        shared["pretrain"] = cfg.pretrain
-    return cell_hash(shared, cell)
-
-
-def resolved_preset(preset) -> dict:
-    """A model preset's content (name, YAML path or dict): cached cells must not survive an edit of the preset."""
-    from seq2gen.model import load_preset
-    return load_preset(preset)
-
-
-def cell_hash(shared: dict, cell) -> str:
-    """Short stable hash of a cell (a dataclass) and the configuration it depends on (also the GUE study's)."""
-    blob = json.dumps({"shared": shared, "cell": dataclasses.asdict(cell)}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return cell_hash(shared, cell, cfg.pretrain)
 
 
 # --------------------------------------------------------------------------------------------------- environment
@@ -376,7 +313,7 @@ def run_cell(env: Env, cell: Cell) -> dict:
     result = train(train_config(env, cell), datasets=train_data, tokenizer=env.tokenizer,
                    eval_fn=eval_fn if cell.curve else None)
     t1 = time.perf_counter()
-    m = Seq2Gen.from_pretrained(result["export_dir"], device=ev.get("device") or _device(),
+    m = Seq2Gen.from_pretrained(result["export_dir"], device=ev.get("device") or device(),
                                 batch_size=ev.get("batch_size") or 32)
     out = {"arm": cell.arm, "seed": cell.seed, "trained_on": list(cell.tasks), "steps": cell.steps,
            "pretrain_steps": cell.pretrain_steps, "examples_per_step": _global_batch(env.cfg),
@@ -387,11 +324,6 @@ def run_cell(env: Env, cell: Cell) -> dict:
         out["curve"] = {"task": task, "steps": list(cell.curve), "scores": [curve[k] for k in cell.curve]}
     out["seconds"] = {"train": round(t1 - t0, 2), "score": round(time.perf_counter() - t1, 2)}
     return out
-
-
-def _device() -> str:
-    import torch
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _global_batch(cfg: TransferConfig) -> int:
@@ -412,58 +344,22 @@ def run_transfer(config, out_dir=None, resume: bool = True, progress: bool = Tru
     env = prepare(cfg, out, progress)
     cells = plan(cfg)
     needed_by = {c.init_arm: c for c in cells if c.init_arm}
-    results, computed = [], 0
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=len(cells), desc="transfer", unit="cell")
-    try:
-        for cell in cells:
-            if bar is not None:
-                bar.set_postfix_str(cell.name)
-            def compute(cell=cell):
-                if cell.init_arm and not (env.run_dir(cell.init_arm, cell.seed) / "model").is_dir():
-                    _recompute_parent(env, cells, cell)
-                return run_cell(env, cell)
-            res, new = cell_result(env.cell_path(cell), cell_key(cfg, cell), resume, compute)
-            if new:
-                computed += 1
-                log.info("%s: train %.0fs, score %.0fs", cell.name, res["seconds"]["train"], res["seconds"]["score"])
-            results.append(res)
-            if not cfg.keep_models:
-                _drop_models(env, cell, needed_by, resume)
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+
+    def compute(cell):
+        if cell.init_arm and not (env.run_dir(cell.init_arm, cell.seed) / "model").is_dir():
+            _recompute_parent(env, cells, cell)
+        return run_cell(env, cell)
+
+    def after(i, cell, results, computed):
+        if not cfg.keep_models:
+            _drop_models(env, cell, needed_by, resume)
+
+    results, computed = run_cells(cells, desc="transfer", progress=progress, resume=resume, path_of=env.cell_path,
+                                  key_of=lambda c: cell_key(cfg, c), compute=compute, after=after)
     doc = {"format_version": 1, "config": cfg.to_dict(), "cells": results, "computed_cells": computed,
            "seconds": round(time.perf_counter() - started, 1)}
     write_report(doc, out)
     return doc
-
-
-def cell_result(path: Path, key: str, resume: bool, compute) -> tuple[dict, bool]:
-    """``(result, computed)``: the cell's stored result when ``resume`` and its key matches, else ``compute()`` with
-    the key, written atomically (shared by the transfer protocol and the GUE study)."""
-    from seq2gen.utils.io import atomic_write
-    res = _load_cell(path, key) if resume else None
-    if res is not None:
-        return res, False
-    res = {**compute(), "key": key}
-    with atomic_write(path) as f:
-        json.dump(res, f, indent=1)
-    return res, True
-
-
-def _load_cell(path: Path, key: str) -> dict | None:
-    if not path.is_file():
-        return None
-    res = json.loads(path.read_text())
-    if res.get("key") != key:
-        log.warning("%s was computed with another configuration; recomputing it", path.name)
-        return None
-    return res
 
 
 def _recompute_parent(env: Env, cells: list[Cell], cell: Cell) -> None:
@@ -477,7 +373,7 @@ def _drop_models(env: Env, cell: Cell, needed_by: dict, resume: bool) -> None:
     """Delete a cell's model folder unless a later fine-tune still needs it (then delete it after that one)."""
     if cell.arm in needed_by:
         child = dataclasses.replace(needed_by[cell.arm], seed=cell.seed)
-        if not (resume and _load_cell(env.cell_path(child), cell_key(env.cfg, child))):
+        if not (resume and load_cell(env.cell_path(child), cell_key(env.cfg, child))):
             return
     shutil.rmtree(env.run_dir(cell.arm, cell.seed) / "model", ignore_errors=True)
     if cell.init_arm:

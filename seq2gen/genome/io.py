@@ -1,58 +1,19 @@
-"""Shared plumbing for the genome readers: decoding text safely and splitting tables with file line numbers.
+"""Shared plumbing for the genome readers: splitting tables with file line numbers, fast column parsing.
 
-Why it exists: every reader must report *file:line* for bad input and must never leak a ``UnicodeDecodeError``
-or ``gzip`` traceback to a user. Those jobs live here once; atomic writes (every writer leaves the old file or the
-complete new one) live in ``seq2gen.utils.io`` and are re-exported here for the genome writers.
+Why it exists: every reader must report *file:line* for bad input. Reading text safely (gzip, UTF-8 with a located
+error) and atomic writes are general file utilities: they live in ``seq2gen.utils.io`` and are re-exported here.
 """
 from __future__ import annotations
 
 import csv
-import gzip
 import io
-import os
 import re
-import zlib
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from seq2gen.errors import InputError
-from seq2gen.utils.io import atomic_path, atomic_write  # noqa: F401  (re-exported for the genome writers)
-
-GZIP_MAGIC = b"\x1f\x8b"
-
-
-def read_bytes(path: str | os.PathLike) -> bytes:
-    """Whole file as bytes, transparently gunzipped (gzip and bgzip are detected by magic bytes, not by name)."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError("no such file", path=p)
-    if p.is_dir():
-        raise InputError("is a directory, expected a file", path=p)
-    data = p.read_bytes()
-    if data[:2] == GZIP_MAGIC:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as e:
-            raise InputError(f"corrupt or truncated gzip data ({e})", path=p,
-                             hint="re-download the file or check it with `gzip -t`") from None
-    return data
-
-
-def decode_utf8(data: bytes, path: str | os.PathLike) -> str:
-    """Decode UTF-8 or raise ``InputError`` naming the line and byte offset of the first bad byte."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        raise InputError(f"not UTF-8 text: byte 0x{data[e.start]:02x} at byte offset {e.start}", path=path,
-                         line=line, hint="re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`") from None
-
-
-def read_text(path: str | os.PathLike) -> str:
-    """Whole text file (plain or gzip) decoded as UTF-8, with a located error instead of a decode traceback."""
-    return decode_utf8(read_bytes(path), path)
+from seq2gen.utils.io import (GZIP_MAGIC, atomic_path, atomic_write, decode_utf8, read_bytes,  # noqa: F401
+                              read_text)   # re-exported: the readers' and writers' plumbing lives in seq2gen.utils.io
 
 
 def data_lines(text: str, skip_prefixes: tuple[str, ...] = ("#",), stop_at: str | None = None

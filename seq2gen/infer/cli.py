@@ -97,7 +97,7 @@ def predict_cmd(
                     write(f)
                 console.print(f"answers → {out}")
         except UnicodeDecodeError:
-            from seq2gen.genome.io import read_text
+            from seq2gen.utils.io import read_text
             read_text(tsv)                          # raises the located error (line, byte offset)
             raise
     except InputError as exc:

@@ -14,12 +14,10 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from seq2gen.errors import InputError
-from seq2gen.genome.io import read_text
 from seq2gen.tasks.schema import (FAMILIES, QuantizerSpec, SourceSpec, Window, _fail, check_structure,  # noqa: F401
                                   parse_fields)
+from seq2gen.utils.io import read_yaml
 
 
 @dataclass
@@ -96,12 +94,7 @@ class Task:
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Task":
         path = Path(path)
-        try:
-            d = yaml.safe_load(read_text(path))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise InputError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path,
-                             line=None if mark is None else mark.line + 1) from None
+        d = read_yaml(path)
         if not isinstance(d, dict):
             raise InputError("a task template must be a mapping (name: …, family: …)", path=path)
         return cls.from_dict(d, where=str(path))

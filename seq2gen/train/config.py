@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from seq2gen.errors import InputError
 
 SCHEDULES = ("linear", "cosine", "constant")
@@ -90,31 +88,14 @@ def _unknown(key: str, where) -> InputError:
 
 
 def _apply_overrides(data: dict, overrides, where) -> None:
-    if overrides is None:
-        return
-    if isinstance(overrides, dict):
-        items = list(overrides.items())
-    else:
-        items = []
-        for item in overrides:
-            if "=" not in item:
-                raise InputError(f"override {item!r} is not KEY=VALUE", hint="e.g. max_steps=100 or rates.expr=2")
-            key, value = item.split("=", 1)
-            items.append((key.strip(), yaml.safe_load(value)))
-    for key, value in items:
-        top, _, sub = key.partition(".")
+    from seq2gen.utils.overrides import parse_overrides, set_dotted
+    for key, value in parse_overrides(overrides):
+        top = key.partition(".")[0]
         if top not in _fields():
             raise _unknown(top, where)
-        if sub:
-            target = data.get(top)
-            if not isinstance(target, dict):
-                target = {} if target in (None, "proportional", "uniform") else target
-                if not isinstance(target, dict):
-                    raise InputError(f"override {key!r}: {top!r} is not a mapping")
-                data[top] = target
-            target[sub] = value
-        else:
-            data[top] = value
+        if "." in key and data.get(top) in (None, "proportional", "uniform"):
+            data[top] = {}                 # `rates: proportional` + `rates.expr=2` → explicit rates
+        set_dotted(data, key, value)
 
 
 def load_train_config(path: str | os.PathLike | dict | None = None, overrides=None) -> TrainConfig:
@@ -128,13 +109,8 @@ def load_train_config(path: str | os.PathLike | dict | None = None, overrides=No
         where = Path(path)
         if not where.is_file():
             raise InputError("train config not found", path=where)
-        from seq2gen.genome.io import read_text
-        try:
-            data = yaml.safe_load(read_text(where)) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise InputError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", path=where,
-                             line=None if mark is None else mark.line + 1) from None
+        from seq2gen.utils.io import read_yaml
+        data = read_yaml(where) or {}
         if not isinstance(data, dict):
             raise InputError("a train config must be a YAML mapping", path=where)
     for key in data:

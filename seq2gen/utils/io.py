@@ -1,18 +1,68 @@
-"""Atomic writes: a reader sees the old artefact or the complete new one, never a half-written file or folder.
+"""File plumbing for every layer: reading text safely, and atomic writes.
 
-One implementation for every writer (readers' outputs, reports, datasets, checkpoints' exports, model folders):
-write beside the target, flush and ``fsync`` the data, then ``os.replace`` it into place. A crashed run therefore
-never poisons a cache that later runs trust.
+Reading: gzip/bgzip detected by magic bytes, UTF-8 decoded with a located error, YAML with the line of a syntax
+error — never a ``UnicodeDecodeError``, ``gzip`` or ``yaml`` traceback for a user. Writing: a reader sees the old
+artefact or the complete new one, never a half-written file or folder — write beside the target, flush and
+``fsync`` the data, then ``os.replace`` it into place, so a crashed run never poisons a cache that later runs trust.
 """
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import shutil
 import tempfile
 import uuid
+import zlib
 from pathlib import Path
 from typing import IO, Iterator
+
+from seq2gen.errors import InputError
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def read_bytes(path: str | os.PathLike) -> bytes:
+    """Whole file as bytes, transparently gunzipped (gzip and bgzip are detected by magic bytes, not by name)."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError("no such file", path=p)
+    if p.is_dir():
+        raise InputError("is a directory, expected a file", path=p)
+    data = p.read_bytes()
+    if data[:2] == GZIP_MAGIC:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as e:
+            raise InputError(f"corrupt or truncated gzip data ({e})", path=p,
+                             hint="re-download the file or check it with `gzip -t`") from None
+    return data
+
+
+def decode_utf8(data: bytes, path: str | os.PathLike) -> str:
+    """Decode UTF-8 or raise ``InputError`` naming the line and byte offset of the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise InputError(f"not UTF-8 text: byte 0x{data[e.start]:02x} at byte offset {e.start}", path=path,
+                         line=line, hint="re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`") from None
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """Whole text file (plain or gzip) decoded as UTF-8, with a located error instead of a decode traceback."""
+    return decode_utf8(read_bytes(path), path)
+
+
+def read_yaml(path: str | os.PathLike):
+    """A YAML file (plain or gzip) parsed, with ``file:line`` of a syntax error instead of a yaml traceback."""
+    import yaml
+    try:
+        return yaml.safe_load(read_text(path))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", path=path,
+                         line=None if mark is None else mark.line + 1) from None
 
 
 def fsync_path(path: str | os.PathLike) -> None:
@@ -81,12 +131,12 @@ def replace_dir(tmp: str | os.PathLike, target: str | os.PathLike) -> None:
 
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield an empty temp folder beside ``path``; when the block succeeds it replaces ``path`` (``replace_dir``),
-    when it fails it is removed."""
+    """Yield a fresh temp path beside ``path`` for the block to fill (writers such as ``save_pretrained`` create
+    the folder themselves); when the block succeeds it replaces ``path`` (``replace_dir``), when it fails it is
+    removed."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
     try:
         yield tmp
     except BaseException:

@@ -1,0 +1,143 @@
+"""What the transfer protocol and the GUE study share: config reading with did-you-mean, cells (one arm × one seed),
+their keys, resumable per-cell results and the loop over cells.
+
+A cell's result is ``cells/<arm>__s<seed>.json``, written atomically with a key (``cell_hash``) of everything its
+numbers depend on; a rerun reuses a stored result whose key matches and recomputes the others.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from seq2gen.errors import InputError
+from seq2gen.resources import config_dir
+
+log = logging.getLogger(__name__)
+CONFIG_DIR = config_dir("transfer")
+#: train config defaults of every arm (a preset's ``train:`` mapping updates them)
+TRAIN_DEFAULTS = {"model": "tiny", "micro_batch_size": 8, "grad_accum": 1, "lr": 3e-3, "warmup_steps": 10,
+                  "grad_clip": 1.0, "deepspeed": "cpu_zero0", "log_every": 25, "progress": False}
+
+
+def read_study_config(config, cls, label: str, pattern: str = "*.yaml") -> tuple[dict, Path | None]:
+    """``(mapping, file)`` of a study config given as a ``cls`` instance, a dict, a YAML path or a preset name
+    (``cpu`` → configs/transfer/cpu.yaml); shared by the transfer protocol and the GUE study."""
+    if isinstance(config, cls):
+        return config.to_dict(), None
+    if isinstance(config, dict):
+        return copy.deepcopy(config), None
+    where = Path(config)
+    if not where.suffix and not where.exists():
+        where = CONFIG_DIR / f"{config}.yaml"
+    if not where.is_file():
+        known = sorted(p.stem for p in CONFIG_DIR.glob(pattern))
+        raise InputError(f"{label} config not found", path=where, hint=f"presets: {', '.join(known)}")
+    return yaml.safe_load(where.read_text()) or {}, where
+
+
+def check_study_keys(data: dict, cls, label: str, where) -> None:
+    """Unknown keys are errors, with the closest known key as a hint."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            near = difflib.get_close_matches(key, names, n=1)
+            raise InputError(f"unknown {label} key {key!r}", path=where,
+                             hint=f"did you mean {near[0]!r}?" if near else f"keys: {', '.join(names)}")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training run: an arm of the protocol with one seed."""
+    arm: str
+    seed: int
+    tasks: tuple[str, ...]            # trained (and scored) on
+    steps: int                        # mixture steps (after pretraining)
+    pretrain_steps: int = 0
+    init_arm: str | None = None       # fine-tune from this arm's model (same seed)
+    curve: tuple[int, ...] = ()       # steps at which the (single) task is scored during training
+
+    @property
+    def name(self) -> str:
+        return f"{self.arm.replace(':', '-')}__s{self.seed}"
+
+
+def resolved_preset(preset) -> dict:
+    """A model preset's content (name, YAML path or dict): cached cells must not survive an edit of the preset."""
+    from seq2gen.model import load_preset
+    return load_preset(preset)
+
+
+def cell_hash(shared: dict, cell, pretrain: dict | None = None) -> str:
+    """Short stable hash of a cell (a dataclass) and the configuration it depends on; ``pretrain`` (the stage's
+    config) counts only for cells with pre-training steps."""
+    if cell.pretrain_steps:
+        shared = {**shared, "pretrain": pretrain}
+    blob = json.dumps({"shared": shared, "cell": dataclasses.asdict(cell)}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def device() -> str:
+    """Where a study trains: the GPU when there is one."""
+    import torch
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def cell_result(path: Path, key: str, resume: bool, compute) -> tuple[dict, bool]:
+    """``(result, computed)``: the cell's stored result when ``resume`` and its key matches, else ``compute()`` with
+    the key, written atomically (shared by the transfer protocol and the GUE study)."""
+    from seq2gen.utils.io import atomic_write
+    res = load_cell(path, key) if resume else None
+    if res is not None:
+        return res, False
+    res = {**compute(), "key": key}
+    with atomic_write(path) as f:
+        json.dump(res, f, indent=1)
+    return res, True
+
+
+def load_cell(path: Path, key: str) -> dict | None:
+    """A stored cell result, or None when absent or computed with another configuration (``key``)."""
+    if not path.is_file():
+        return None
+    res = json.loads(path.read_text())
+    if res.get("key") != key:
+        log.warning("%s was computed with another configuration; recomputing it", path.name)
+        return None
+    return res
+
+
+def run_cells(cells: list, *, desc: str, progress: bool, resume: bool, path_of, key_of, compute,
+              after=None) -> tuple[list[dict], int]:
+    """The loop both studies share → ``(results, n_computed)``: each cell's stored result (``resume`` and the key
+    matches) or ``compute(cell)``; ``after(i, cell, results, n_computed)`` runs after each cell (dropping models
+    nothing needs any more, interim reports)."""
+    results, computed = [], 0
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(cells), desc=desc, unit="cell")
+    try:
+        for i, cell in enumerate(cells):
+            if bar is not None:
+                bar.set_postfix_str(cell.name)
+            res, new = cell_result(path_of(cell), key_of(cell), resume, lambda cell=cell: compute(cell))
+            if new:
+                computed += 1
+                log.info("%s: train %.0fs, score %.0fs", cell.name, res["seconds"]["train"], res["seconds"]["score"])
+            results.append(res)
+            if after is not None:
+                after(i, cell, results, computed)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return results, computed
