@@ -336,6 +336,8 @@ def registry(tokenizer):
     ("promoter", "<task:promoter> {384} </dna>", "part 2: expected <dna>, got 384 bases of DNA"),
     ("chromatin", "<task:chromatin> <tissue:liver> <dna> {399} </dna>",
      "the DNA has 399 bp; task chromatin reads 400-bp windows (anchor at offset 200)"),
+    ("annotate", "<task:annotate> <dna> {384}{384} </dna>", "the DNA has 768 bp; task annotate reads at most "
+     "480-bp windows"),
     ("variant_effect", "<task:variant_effect> <tissue:liver> <off:0040> <ref:A> <alt:G> <dna> {256} </dna>",
      "<off:0040> is 320 bp into a 256-bp window"),
     ("variant_effect", "<task:variant_effect> <tissue:liver> <off:0016> <alt:G> <ref:A> <dna> {256} </dna>",

@@ -202,7 +202,7 @@ def data_config(world, registry, names, tokenizer, seed, max_per_task, data_root
     elif world is not None:
         files = {}
         for p in sorted(world.dir.iterdir()):
-            if p.is_file() and not p.name.startswith(".") and p.suffix != ".fai":   # indexes may be rebuilt on read
+            if p.is_file() and not p.name.startswith(".") and p.suffix not in (".fai", ".gzi"):   # rebuilt on read
                 st = p.stat()
                 files[p.name] = [st.st_size, st.st_mtime_ns]
         world_cfg = {"dir": str(world.dir.resolve()), "manifest_sha256": hashlib.sha256(

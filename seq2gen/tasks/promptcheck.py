@@ -4,11 +4,14 @@ Why: the model answers any token sequence with a confident-looking value; an exp
 and position tokens, a stray token, a missing ``</dna>`` or a window of the wrong length is outside everything it
 was trained on, and the answer means nothing. ``check_prompt`` walks the template (``task.prompt``) and the prompt's
 tokens side by side and raises ``InputError`` naming the first part that does not fit (parts are counted from 1:
-each grammar token is one part, each run of DNA one part), the template, and what a correct prompt looks like. Checked: the literal tokens (task token, ``<dna>``, ``</dna>``) in place; each
-placeholder filled by a token of its kind (``{tissue}`` → ``<tissue:…>``, ``{chr}`` → ``<chr:…>``, ``{bin}``,
-``{offset}``, ``{ref}``, ``{alt}``, ``{species}``); nothing after the template; the DNA's length equal to
-``window.length`` (at most that for ``sequence_table`` tasks with ``fixed_length: false``; span-corruption prompts,
-whose sentinels stand for a random number of bases, only need some DNA) and offsets inside the window.
+each grammar token is one part, each run of DNA one part), the template, and what a correct prompt looks like.
+
+Checked: the literal tokens (task token, ``<dna>``, ``</dna>``) in place; each placeholder filled by a token of its
+kind (``{tissue}`` → ``<tissue:…>``, ``{chr}`` → ``<chr:…>``, ``{bin}``, ``{offset}``, ``{ref}``, ``{alt}``,
+``{species}``); nothing after the template; the DNA's length equal to ``window.length`` (at most that for tiled
+tasks such as ``annotate``, whose last tile may be short, and for ``sequence_table`` tasks with
+``fixed_length: false``; span-corruption prompts, whose sentinels stand for a random number of bases, only need
+some DNA) and offsets inside the window.
 """
 from __future__ import annotations
 
@@ -55,6 +58,8 @@ def _length_rule(task) -> tuple[int, bool] | None:
         return None
     table = next((s for s in task.sources if s.type == "sequence_table"), None)
     exact = table is None or bool(table.params.get("fixed_length", True))
+    if task.window.centre == "tiled":       # the last tile of a sequence may be short (answers stay inside it)
+        exact = False
     return task.window.length, exact
 
 

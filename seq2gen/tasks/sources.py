@@ -333,7 +333,10 @@ def fetch_values(world: WorldData, task, df: pd.DataFrame) -> list[list[float]]:
         tissue, chrom = key.split("\t")
         bw = world.bigwig(tissue)
         rows = df.iloc[np.asarray(idx)]
-        clen = bw.chroms[chrom]          # WorldData.bigwig checked that every split chromosome is there
+        if chrom not in bw.chroms:       # WorldData.bigwig checked the world's splits; a template's own may differ
+            raise InputError(f"{chrom} (in a split of task {task.name}) is not in this bigWig", path=bw.path,
+                             hint="write every chromosome the task's splits use into each track")
+        clen = bw.chroms[chrom]
         if clen and clen <= WHOLE_CHROM_MAX and len(rows) * 250e-6 > clen * 7e-9:
             track = bw.values(chrom, 0, clen)
             pos = rows["start"].to_numpy(np.int64)[:, None] + np.arange(L)[None, :]

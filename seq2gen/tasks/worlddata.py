@@ -57,7 +57,8 @@ class WorldData:
     # ------------------------------------------------------------------ tables
     @cached_property
     def fasta(self):
-        """Validated on open (~1 s per 50 Mb): a stale ``.fai`` or a garbled line would put other DNA in rows."""
+        """Validated on open (one streaming pass, ~2.5 s per 100 Mb, docs/conventions.md): a stale ``.fai`` or a
+        garbled line would otherwise put other DNA into rows."""
         from seq2gen.genome import Fasta
         return Fasta(self.file("genome"))
 
