@@ -85,7 +85,13 @@ def bench_files(args) -> None:
         queue = ctx.Queue()
         child = ctx.Process(target=_build_child, args=(str(spec), str(work / "data"), args.mode, queue))
         child.start()
-        info.update(queue.get())
+        while True:                      # a child that dies without a result must not leave us waiting
+            try:
+                info.update(queue.get(timeout=10))
+                break
+            except Exception:            # queue.Empty
+                if not child.is_alive():
+                    raise RuntimeError(f"the build process died (exit code {child.exitcode})") from None
         child.join()
     finally:
         shutil.rmtree(work, ignore_errors=True)
