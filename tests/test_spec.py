@@ -346,3 +346,9 @@ def test_encode_world_spec_to_training_to_evaluation(worlds, registry, tokenizer
     scores = evaluate_model(Seq2Gen.from_pretrained(result["export_dir"]), ds, split="test", max_examples=32)
     assert set(scores) == set(tasks)
     assert np.isfinite(scores["tf_binding"]["auroc"]) and np.isfinite(scores["expression"]["spearman"])
+
+
+def test_world_dir_on_an_encode_folder_points_to_its_spec(worlds):
+    from seq2gen.tasks.worlddata import WorldData
+    with pytest.raises(InputError, match=r"world.json is missing \(it has a data spec: use --spec .*data_spec.yaml"):
+        WorldData(worlds / "encode")
