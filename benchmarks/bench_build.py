@@ -62,7 +62,10 @@ def _build_child(spec: str, out: str, mode: str, queue) -> None:
     tok = build_tokenizer(mode=mode, k=3 if mode == "kmer" else None)
     t = time.perf_counter()
     ds = build_datasets(spec, TaskRegistry.from_dir(vocab=tok.vocab), tok, out, progress=False, force=True)
+    import json
+    stats = json.loads((Path(out) / "data_config.json").read_text())["stats"]
     queue.put({"datasets_s": round(time.perf_counter() - t, 1),
+               "task_s": {task: st["seconds"] for task, st in stats.items()},
                "rows": {task: {split: len(d[split]) for split in d} for task, d in ds.items()},
                "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 2)})
 

@@ -352,3 +352,14 @@ def test_world_dir_on_an_encode_folder_points_to_its_spec(worlds):
     from seq2gen.tasks.worlddata import WorldData
     with pytest.raises(InputError, match=r"world.json is missing \(it has a data spec: use --spec .*data_spec.yaml"):
         WorldData(worlds / "encode")
+
+
+def test_n_runs_read_in_pieces_equal_the_whole_chromosome_read(worlds, monkeypatch):
+    import seq2gen.data.specworld as sw
+    from seq2gen.tasks.worlddata import WorldData
+    whole = WorldData(worlds / "default")
+    monkeypatch.setattr(sw, "N_CHUNK", 997)                  # many seams, some inside N runs
+    pieces = sw.SpecWorld(worlds / "default" / "data_spec.yaml")
+    for c in whole.contigs:
+        for a, b in zip(whole.n_runs(c), pieces.n_runs(c)):
+            np.testing.assert_array_equal(a, b)
