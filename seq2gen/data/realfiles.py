@@ -48,7 +48,11 @@ def plain_fasta(path: str | os.PathLike, cache_dir: str | os.PathLike) -> Path:
     out = Path(cache_dir) / f"{path.name.removesuffix('.gz').removesuffix('.bgz')}.{key}.fa"
     if out.is_file():
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the cache folder for the decompressed FASTA ({exc.strerror})",
+                         path=out.parent, hint="set cache_dir: in the spec to a writable folder") from None
     tmp = out.with_suffix(f".tmp{os.getpid()}")
     try:
         with gzip.open(path, "rb") as src, open(tmp, "wb") as dst:
