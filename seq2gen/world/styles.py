@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+import struct
+import zlib
 from pathlib import Path
 
 from ..genome.io import atomic_write
@@ -20,6 +22,23 @@ from ..genome.io import atomic_write
 STYLES = ("default", "encode")
 SPEC = "data_spec.yaml"
 SHEET = "samples.tsv"
+
+
+def write_bgzf(path: str | os.PathLike, data: bytes, block: int = 0xFF00) -> Path:
+    """Write ``data`` as BGZF (what ``bgzip`` writes: gzip members of ≤ 64 KiB with a ``BC`` extra field, then the
+    empty EOF block), readable by ``gzip``, ``tabix`` and ``samtools``. Used by the ``--style encode`` world."""
+    with atomic_write(path, "wb") as f:
+        for i in range(0, len(data), block):
+            f.write(_bgzf_block(data[i:i + block]))
+        f.write(_bgzf_block(b""))
+    return Path(path)
+
+
+def _bgzf_block(chunk: bytes) -> bytes:
+    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+    body = comp.compress(chunk) + comp.flush()
+    header = struct.pack("<4BI2BH2BHH", 31, 139, 8, 4, 0, 0, 255, 6, 66, 67, 2, len(body) + 25)
+    return header + body + struct.pack("<II", zlib.crc32(chunk) & 0xFFFFFFFF, len(chunk))
 
 
 def _yaml(path: Path, spec: dict, comment: str) -> None:
@@ -75,7 +94,6 @@ def ensg(gid: str, kind: str = "G", version: bool = True) -> str:
 def to_encode_style(out: Path, manifest: dict) -> dict:
     """Rewrite a freshly generated default world in ``out`` into the encode-style files; returns the new
     manifest (also written as ``truth.json``). The default-style files are removed."""
-    from ..data.realfiles import write_bgzf
     files, tissues = manifest["files"], manifest["tissues"]
     write_bgzf(out / "genome.fa.gz", (out / files["genome"]).read_bytes())
     _gencode_gtf(out / files["genes"], out / "gencode.gtf")
