@@ -12,6 +12,7 @@ conventions of real downloads so the real-data path runs end to end on small dat
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
 import zlib
@@ -99,7 +100,7 @@ def to_encode_style(out: Path, manifest: dict) -> dict:
     _gencode_gtf(out / files["genes"], out / "gencode.gtf")
     peak_files = _narrowpeaks(out, out / files["peaks"], tissues)
     _gct(out / files["expression"], out / "expression.gct")
-    _vcf(out / files["variants"], out / "variants.vcf.gz", write_bgzf)
+    _vcf(out / files["variants"], out / "variants.vcf.gz")
     bigwigs = {}
     for t in tissues:
         bigwigs[t] = f"{t}.bigWig"
@@ -174,7 +175,7 @@ def _gct(src: Path, dst: Path) -> None:
         f.writelines(f"{ensg(g, version=False)}\tSG{g[1:]}\t{rest}\n" for g, rest in body)
 
 
-def _vcf(src: Path, dst: Path, write_bgzf) -> None:
+def _vcf(src: Path, dst: Path) -> None:
     out = []
     for line in src.read_text().splitlines():
         if line.startswith("##contig=<ID=chr"):
