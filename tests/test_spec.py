@@ -346,3 +346,40 @@ def test_encode_world_spec_to_training_to_evaluation(worlds, registry, tokenizer
     scores = evaluate_model(Seq2Gen.from_pretrained(result["export_dir"]), ds, split="test", max_examples=32)
     assert set(scores) == set(tasks)
     assert np.isfinite(scores["tf_binding"]["auroc"]) and np.isfinite(scores["expression"]["spearman"])
+
+
+def test_world_dir_on_an_encode_folder_points_to_its_spec(worlds):
+    from seq2gen.tasks.worlddata import WorldData
+    with pytest.raises(InputError, match=r"world.json is missing \(it has a data spec: use --spec .*data_spec.yaml"):
+        WorldData(worlds / "encode")
+
+
+def test_n_runs_read_in_pieces_equal_the_whole_chromosome_read(worlds, monkeypatch):
+    import seq2gen.data.specworld as sw
+    from seq2gen.tasks.worlddata import WorldData
+    whole = WorldData(worlds / "default")
+    monkeypatch.setattr(sw, "N_CHUNK", 997)                  # many seams, some inside N runs
+    pieces = sw.SpecWorld(worlds / "default" / "data_spec.yaml")
+    for c in whole.contigs:
+        for a, b in zip(whole.n_runs(c), pieces.n_runs(c)):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_bench_synth_files_are_valid_real_format_files(tmp_path):
+    """The genome-scale benchmark's writer (benchmarks/synth_files.py): its hand-computed .fai must agree with
+    the FASTA byte for byte, and its spec must load."""
+    import sys
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from synth_files import write_files
+
+    from seq2gen.data.specworld import SpecWorld
+    spec = write_files(tmp_path / "f", 3_000_000, seed=1)
+    text = (tmp_path / "f" / "genome.fa").read_text()
+    records = {r.split("\n", 1)[0]: r.split("\n", 1)[1].replace("\n", "") for r in text[1:].split("\n>")}
+    w = SpecWorld(spec)                                           # validates the FASTA against its .fai
+    for chrom in ("chr1", "chr21", "chrY"):
+        n = len(records[chrom])
+        assert w.fasta.fetch(chrom, n - 10_100, n - 9_900) == records[chrom][n - 10_100:n - 9_900]
+    assert len(w.genes) > 10 and set(w.expression.columns) == {"liver", "heart", "brain", "lung", "kidney"}
+    assert w.report["expression"]["table rows with no annotated gene"] == 0 and len(w.variants) > 100
+    assert w.splits["validation"] == ["chr8"] and len(w.splits["train"]) == 22

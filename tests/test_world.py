@@ -324,3 +324,14 @@ def test_encode_style_is_deterministic_and_rejects_unknown_styles(tmp_path):
     assert a["style"] == "encode" and json.loads((tmp_path / "a" / "truth.json").read_text()) == a
     with pytest.raises(InputError, match="unknown world style 'ensembl'"):
         generate_world(tmp_path / "c", size=200_000, style="ensembl")
+
+
+def test_world_cli_style_encode(tmp_path):
+    from typer.testing import CliRunner
+
+    from seq2gen.cli import app
+    r = CliRunner().invoke(app, ["world", "--out", str(tmp_path / "w"), "--size", "200kb", "--style", "encode"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "w" / "data_spec.yaml").is_file() and not (tmp_path / "w" / "world.json").exists()
+    r = CliRunner().invoke(app, ["world", "--out", str(tmp_path / "x"), "--size", "200kb", "--style", "ucsc"])
+    assert r.exit_code == 2 and "unknown world style 'ucsc'" in r.output

@@ -12,7 +12,6 @@ import hashlib
 import os
 import re
 import shutil
-import struct
 import zlib
 from pathlib import Path
 
@@ -48,7 +47,11 @@ def plain_fasta(path: str | os.PathLike, cache_dir: str | os.PathLike) -> Path:
     out = Path(cache_dir) / f"{path.name.removesuffix('.gz').removesuffix('.bgz')}.{key}.fa"
     if out.is_file():
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the cache folder for the decompressed FASTA ({exc.strerror})",
+                         path=out.parent, hint="set cache_dir: in the spec to a writable folder") from None
     tmp = out.with_suffix(f".tmp{os.getpid()}")
     try:
         with gzip.open(path, "rb") as src, open(tmp, "wb") as dst:
@@ -59,24 +62,6 @@ def plain_fasta(path: str | os.PathLike, cache_dir: str | os.PathLike) -> Path:
                          hint="check it with `gzip -t` (or re-download it)") from None
     os.replace(tmp, out)
     return out
-
-
-def write_bgzf(path: str | os.PathLike, data: bytes, block: int = 0xFF00) -> Path:
-    """Write ``data`` as BGZF (what ``bgzip`` writes: gzip members of ≤ 64 KiB with a ``BC`` extra field, then the
-    empty EOF block), readable by ``gzip``, ``tabix`` and ``samtools``. Used by the ``--style encode`` world."""
-    from seq2gen.genome.io import atomic_write
-    with atomic_write(path, "wb") as f:
-        for i in range(0, len(data), block):
-            f.write(_bgzf_block(data[i:i + block]))
-        f.write(_bgzf_block(b""))
-    return Path(path)
-
-
-def _bgzf_block(chunk: bytes) -> bytes:
-    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
-    body = comp.compress(chunk) + comp.flush()
-    header = struct.pack("<4BI2BH2BHH", 31, 139, 8, 4, 0, 0, 255, 6, 66, 67, 2, len(body) + 25)
-    return header + body + struct.pack("<II", zlib.crc32(chunk) & 0xFFFFFFFF, len(chunk))
 
 
 # ------------------------------------------------------------------------------------------------ aliases

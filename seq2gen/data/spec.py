@@ -111,18 +111,11 @@ class DataSpec:
 
 def load_spec(path: str | os.PathLike) -> DataSpec:
     """Read and check a data spec YAML (see docs/own-data.md for every key)."""
-    import yaml
+    from seq2gen.genome.io import read_yaml_mapping
     where = Path(path)
     if not where.is_file():
         raise InputError("no such data spec file", path=where, hint="write one as shown in docs/own-data.md")
-    try:
-        raw = yaml.safe_load(where.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=where,
-                         line=None if mark is None else mark.line + 1) from None
-    if not isinstance(raw, dict):
-        raise InputError("a data spec is a mapping (genome:, annotation:, samples:, …)", path=where)
+    raw = read_yaml_mapping(where, "a data spec (genome:, annotation:, samples:, …)")
     _check_keys(raw, TOP_KEYS, where, "")
     for key in ("genome", "annotation", "splits"):
         if key not in raw:

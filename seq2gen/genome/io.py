@@ -70,3 +70,19 @@ def first_bad(mask: np.ndarray | pd.Series) -> int | None:
     """Position of the first True in a boolean mask (None when all rows are fine) — used to report one line."""
     idx = np.flatnonzero(np.asarray(mask, dtype=bool))
     return int(idx[0]) if idx.size else None
+
+
+def read_yaml_mapping(path: str | os.PathLike, what: str) -> dict:
+    """A YAML file whose top level must be a mapping (``what`` names it in the error), with the YAML error's line.
+
+    One definition for the config-style YAML files (data specs; task templates and train configs can share it)."""
+    import yaml
+    try:
+        data = yaml.safe_load(read_text(path)) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", path=path,
+                         line=None if mark is None else mark.line + 1) from None
+    if not isinstance(data, dict):
+        raise InputError(f"{what} must be a YAML mapping", path=path)
+    return data

@@ -30,8 +30,10 @@ class WorldData:
         self.dir = Path(path)
         mpath = self.dir / MANIFEST
         if not mpath.is_file():
+            spec = self.dir / "data_spec.yaml"      # e.g. a `seq2gen world --style encode` folder
             raise InputError("not a world directory: world.json is missing", path=self.dir,
-                             hint="generate one with `seq2gen world --out DIR` (seq2gen.world.generate_world)")
+                             hint=f"it has a data spec: use --spec {spec}" if spec.is_file() else
+                             "generate one with `seq2gen world --out DIR` (seq2gen.world.generate_world)")
         try:
             self.manifest = json.loads(mpath.read_text())
         except json.JSONDecodeError as exc:

@@ -12,7 +12,10 @@ conventions of real downloads so the real-data path runs end to end on small dat
 from __future__ import annotations
 
 import json
+import os
 import re
+import struct
+import zlib
 from pathlib import Path
 
 from ..genome.io import atomic_write
@@ -20,6 +23,23 @@ from ..genome.io import atomic_write
 STYLES = ("default", "encode")
 SPEC = "data_spec.yaml"
 SHEET = "samples.tsv"
+
+
+def write_bgzf(path: str | os.PathLike, data: bytes, block: int = 0xFF00) -> Path:
+    """Write ``data`` as BGZF (what ``bgzip`` writes: gzip members of ≤ 64 KiB with a ``BC`` extra field, then the
+    empty EOF block), readable by ``gzip``, ``tabix`` and ``samtools``. Used by the ``--style encode`` world."""
+    with atomic_write(path, "wb") as f:
+        for i in range(0, len(data), block):
+            f.write(_bgzf_block(data[i:i + block]))
+        f.write(_bgzf_block(b""))
+    return Path(path)
+
+
+def _bgzf_block(chunk: bytes) -> bytes:
+    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+    body = comp.compress(chunk) + comp.flush()
+    header = struct.pack("<4BI2BH2BHH", 31, 139, 8, 4, 0, 0, 255, 6, 66, 67, 2, len(body) + 25)
+    return header + body + struct.pack("<II", zlib.crc32(chunk) & 0xFFFFFFFF, len(chunk))
 
 
 def _yaml(path: Path, spec: dict, comment: str) -> None:
@@ -75,13 +95,12 @@ def ensg(gid: str, kind: str = "G", version: bool = True) -> str:
 def to_encode_style(out: Path, manifest: dict) -> dict:
     """Rewrite a freshly generated default world in ``out`` into the encode-style files; returns the new
     manifest (also written as ``truth.json``). The default-style files are removed."""
-    from ..data.realfiles import write_bgzf
     files, tissues = manifest["files"], manifest["tissues"]
     write_bgzf(out / "genome.fa.gz", (out / files["genome"]).read_bytes())
     _gencode_gtf(out / files["genes"], out / "gencode.gtf")
     peak_files = _narrowpeaks(out, out / files["peaks"], tissues)
     _gct(out / files["expression"], out / "expression.gct")
-    _vcf(out / files["variants"], out / "variants.vcf.gz", write_bgzf)
+    _vcf(out / files["variants"], out / "variants.vcf.gz")
     bigwigs = {}
     for t in tissues:
         bigwigs[t] = f"{t}.bigWig"
@@ -156,7 +175,7 @@ def _gct(src: Path, dst: Path) -> None:
         f.writelines(f"{ensg(g, version=False)}\tSG{g[1:]}\t{rest}\n" for g, rest in body)
 
 
-def _vcf(src: Path, dst: Path, write_bgzf) -> None:
+def _vcf(src: Path, dst: Path) -> None:
     out = []
     for line in src.read_text().splitlines():
         if line.startswith("##contig=<ID=chr"):
