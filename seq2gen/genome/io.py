@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 
 import numpy as np
 import pandas as pd
 
+from seq2gen.errors import InputError
 from seq2gen.utils.io import (GZIP_MAGIC, atomic_path, atomic_write, decode_utf8, read_bytes,  # noqa: F401
                               read_text)   # re-exported: the readers' and writers' plumbing lives in seq2gen.utils.io
 

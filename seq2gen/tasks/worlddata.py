@@ -179,7 +179,6 @@ class WorldData:
             bw = BigWig(path, aliases=amap.renamed)
         check_bigwig_contigs(bw, self.contigs, self.split_contigs)
         return bw
-        return self._bw[tissue]
 
     # ------------------------------------------------------------------ sequence
     def fetch(self, chrom: str, start: int, end: int, strand: str = "+") -> str:
