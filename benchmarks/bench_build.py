@@ -27,6 +27,7 @@ def main(argv=None) -> None:
     ap.add_argument("--size", type=int, default=50_000_000, help="world size in bp")
     ap.add_argument("--mode", default="char", help="tokenizer mode (char | kmer)")
     ap.add_argument("--source", choices=["world", "files"], default="world")
+    ap.add_argument("--num-proc", type=int, default=1, help="build workers (--source files)")
     ap.add_argument("--workdir", default=None, help="where --source files writes (default: a temp folder)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
@@ -54,20 +55,22 @@ def main(argv=None) -> None:
           f"total | {info['total_s']} s | train rows | {sum(r['train'] for r in info['rows'].values()):,} |")
 
 
-def _build_child(spec: str, out: str, mode: str, queue) -> None:
+def _build_child(spec: str, out: str, mode: str, num_proc: int, queue) -> None:
     import resource
     from seq2gen.data.build import build_datasets
     from seq2gen.tasks import TaskRegistry
     from seq2gen.vocab import build_tokenizer
     tok = build_tokenizer(mode=mode, k=3 if mode == "kmer" else None)
     t = time.perf_counter()
-    ds = build_datasets(spec, TaskRegistry.from_dir(vocab=tok.vocab), tok, out, progress=False, force=True)
+    ds = build_datasets(spec, TaskRegistry.from_dir(vocab=tok.vocab), tok, out, progress=False, force=True,
+                        num_proc=num_proc)
     import json
     stats = json.loads((Path(out) / "data_config.json").read_text())["stats"]
     queue.put({"datasets_s": round(time.perf_counter() - t, 1),
                "task_s": {task: st["seconds"] for task, st in stats.items()},
                "rows": {task: {split: len(d[split]) for split in d} for task, d in ds.items()},
-               "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 2)})
+               "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 2),
+               "peak_rss_worker_gib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2 ** 20, 2)})
 
 
 def bench_files(args) -> None:
@@ -76,9 +79,11 @@ def bench_files(args) -> None:
 
     from synth_files import write_files
     label = f"{args.size / 1e9:.1f}Gb" if args.size >= 1e9 else f"{args.size / 1e6:.0f}Mb"
-    out = args.out or str(bu.RESULTS / f"build_files_{label}.json")
+    out = args.out or str(bu.RESULTS / f"build_files_{label}{f'_np{args.num_proc}' if args.num_proc > 1 else ''}"
+                                      ".json")
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench_build_"))
-    info = {"benchmark": "build_files", "machine": bu.machine_info(), "size_bp": args.size, "mode": args.mode}
+    info = {"benchmark": "build_files", "machine": bu.machine_info(), "size_bp": args.size, "mode": args.mode,
+            "num_proc": args.num_proc}
     try:
         t = time.perf_counter()
         spec = write_files(work / "files", args.size)
@@ -86,7 +91,8 @@ def bench_files(args) -> None:
         info["files_gib"] = round(sum(p.stat().st_size for p in (work / "files").iterdir()) / 2 ** 30, 2)
         ctx = mp.get_context("spawn")
         queue = ctx.Queue()
-        child = ctx.Process(target=_build_child, args=(str(spec), str(work / "data"), args.mode, queue))
+        child = ctx.Process(target=_build_child, args=(str(spec), str(work / "data"), args.mode, args.num_proc,
+                                                       queue))
         child.start()
         while True:                      # a child that dies without a result must not leave us waiting
             try:
@@ -102,7 +108,8 @@ def bench_files(args) -> None:
     info["rows_total"], info["rows_per_s"] = n, round(n / max(info["datasets_s"], 1e-9), 1)
     bu.write_json(out, info)
     print(f"| {label} | files {info['write_files_s']} s ({info['files_gib']} GiB) | build {info['datasets_s']} s | "
-          f"peak RSS {info['peak_rss_gib']} GiB | {n:,} rows | {info['rows_per_s']:,} rows/s |")
+          f"peak RSS {info['peak_rss_gib']} GiB (largest worker {info['peak_rss_worker_gib']} GiB) | {n:,} rows | "
+          f"{info['rows_per_s']:,} rows/s |")
 
 
 if __name__ == "__main__":

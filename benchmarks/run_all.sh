@@ -22,7 +22,12 @@ else
   run benchmarks/bench_tokenizer.py --mb 4 | tee "$R/tokenizer.md"
 fi
 if [ -n "$QUICK" ]; then run benchmarks/bench_build.py --size 5000000 | tee "$R/build.md"
-else run benchmarks/bench_build.py | tee "$R/build.md"; fi
+  run benchmarks/bench_build.py --source files --size 5000000 | tee "$R/build_files.md"
+else run benchmarks/bench_build.py | tee "$R/build.md"
+  for size in 50000000 500000000 3100000000; do
+    run benchmarks/bench_build.py --source files --size $size | tee -a "$R/build_files.md"
+  done
+fi
 run benchmarks/bench_train.py $QUICK --out "$R/train.json" | tee "$R/train.md"
 run benchmarks/bench_infer.py $QUICK --out "$R/infer.json" | tee "$R/infer.md"
 [ -z "$QUICK" ] && run benchmarks/bench_infer.py --preset mini_conv --variants 256 --rounds 5 --out "$R/infer_mini_conv.json" | tee "$R/infer_mini_conv.md"

@@ -383,3 +383,20 @@ def test_bench_synth_files_are_valid_real_format_files(tmp_path):
     assert len(w.genes) > 10 and set(w.expression.columns) == {"liver", "heart", "brain", "lung", "kidney"}
     assert w.report["expression"]["table rows with no annotated gene"] == 0 and len(w.variants) > 100
     assert w.splits["validation"] == ["chr8"] and len(w.splits["train"]) == 22
+
+
+def test_parallel_workers_build_the_same_rows(worlds, registry, tokenizer, tmp_path):
+    from seq2gen.data.build import build_datasets
+    d = _copy(worlds, tmp_path)
+    one = build_datasets(d / "data_spec.yaml", registry, tokenizer, tmp_path / "one", tasks=FEW, max_per_task=40,
+                         progress=False)
+    two = build_datasets(d / "data_spec.yaml", registry, tokenizer, tmp_path / "two", tasks=FEW, max_per_task=40,
+                         progress=False, num_proc=2, force=True)
+    for name in FEW:
+        for split in ("train", "validation", "test"):
+            assert one[name][split]["input_ids"] == two[name][split]["input_ids"], (name, split)
+    cfg = [json.loads((tmp_path / k / "data_config.json").read_text()) for k in ("one", "two")]
+    assert cfg[0]["hash"] == cfg[1]["hash"] and cfg[0]["inputs"] == cfg[1]["inputs"]
+    assert list(cfg[1]["stats"]) == FEW and all(cfg[0]["stats"][t]["train"] == cfg[1]["stats"][t]["train"]
+                                                for t in FEW)
+    assert (tmp_path / "one" / "quantizers.json").read_text() == (tmp_path / "two" / "quantizers.json").read_text()

@@ -240,7 +240,8 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
 
 
 def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_task: int | None = None,
-                   seed: int = 0, progress: bool = True, force: bool = False, data_root=None) -> dict:
+                   seed: int = 0, progress: bool = True, force: bool = False, data_root=None,
+                   num_proc: int = 1) -> dict:
     """Build (or reuse, when the config hash matches) ``out_dir``; returns ``{task: DatasetDict}``.
 
     ``world_dir``: the world folder, a data spec YAML (``seq2gen.data.spec``, docs/own-data.md), or None when
@@ -248,7 +249,8 @@ def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_
     tables); ``registry``: a ``TaskRegistry`` (or a templates folder); ``tokenizer``: a ``Seq2GenTokenizer`` (or
     its folder); ``tasks``: names to build (default all); ``max_per_task``: train cap replacing the templates'
     ``max_examples`` (validation/test ≤ min(max_eval_examples, cap)); ``force``: rebuild even if the hash matches;
-    ``data_root``: where table paths start (default ``$SEQ2GEN_REAL_DATA`` or ``../shared/data/real``).
+    ``data_root``: where table paths start (default ``$SEQ2GEN_REAL_DATA`` or ``../shared/data/real``);
+    ``num_proc``: tasks built in that many worker processes (same rows as one; ``seq2gen.data.workers``).
     """
     from seq2gen.data.specworld import open_world
     from seq2gen.vocab import Seq2GenTokenizer, save_quantizers
@@ -284,25 +286,26 @@ def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_
         from tqdm.auto import tqdm
         bar = tqdm(total=len(names), desc="data build", unit="task")
     try:
-        quantizers, stats = {}, {}
-        for name in names:
-            t0 = time.perf_counter()
-            if bar is not None:
-                bar.set_postfix_str(name)
-            dd, q, st = build_task(world, registry.get(name), tokenizer, seed, max_per_task, data_root)
-            dd.save_to_disk(str(tmp / name))
-            if q is not None:
-                quantizers[name] = q
-            stats[name] = {**st, "seconds": round(time.perf_counter() - t0, 2)}
+        from seq2gen.data.workers import build_tasks, merge_reports
+        quantizers, stats, inputs = {}, {}, dict(getattr(world, "report", None) or {})
+        done = {}
+        for name, q, st, report in build_tasks(world, names, num_proc, registry=registry, tokenizer=tokenizer,
+                                               seed=seed, max_per_task=max_per_task, data_root=data_root, tmp=tmp):
+            done[name] = (q, st)
+            merge_reports(inputs, report)
             for k, v in st.items():
-                if not isinstance(v, dict):
+                if not isinstance(v, dict) and k != "seconds":
                     log.warning("%s: %s: %d", name, k, v)
             if bar is not None:
+                bar.set_postfix_str(name)
                 bar.update(1)
+        for name in names:                                   # task order, whatever order the workers finished in
+            q, stats[name] = done[name]
+            if q is not None:
+                quantizers[name] = q
         save_quantizers(quantizers, tmp / "quantizers.json")
         registry.subset(names).to_json(tmp / "tasks.json")
-        inputs = getattr(world, "report", None)      # a spec's renames / reconciliations / exclusions, counted
-        for k, v in (inputs or {}).items():
+        for k, v in inputs.items():                   # a spec's renames / reconciliations / exclusions, counted
             log.warning("inputs: %s: %s", k, v)
         (tmp / CONFIG_FILE).write_text(json.dumps({**cfg, "stats": stats, **({"inputs": inputs} if inputs else {})},
                                                   indent=1, default=str) + "\n")

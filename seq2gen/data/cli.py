@@ -32,6 +32,7 @@ def build(
     mixture: Optional[str] = typer.Option(None, help="Build a mixture's tasks with its overrides (name or YAML)."),
     max_per_task: Optional[int] = typer.Option(None, help="Cap train rows per task (eval splits ≤ this too)."),
     seed: int = typer.Option(0),
+    num_proc: int = typer.Option(1, help="Build tasks in this many worker processes (same rows as one)."),
     force: bool = typer.Option(False, help="Rebuild even when the config hash matches."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
@@ -60,7 +61,7 @@ def build(
             names = names or mix.tasks
         t0 = time.perf_counter()
         ds = build_datasets(spec or world, registry, tok, out, tasks=names, max_per_task=max_per_task, seed=seed,
-                            progress=progress, force=force, data_root=data_root)
+                            progress=progress, force=force, data_root=data_root, num_proc=num_proc)
     except InputError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2)
