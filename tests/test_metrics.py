@@ -23,13 +23,15 @@ def test_binary_classification_matches_sklearn():
 
 def test_classification_by_hand():
     """Values worked out on paper, not by the library the metric wraps."""
-    # scores 0.1 0.4 | 0.35 0.8 for labels 0 0 | 1 1: 3 of 4 (pos, neg) pairs ordered → AUROC 0.75;
-    # ranked 0.8+ 0.4- 0.35+ 0.1-: AP = ½·1 + ½·⅔; at 0.5: TP 1 TN 2 FP 0 FN 1 → MCC 2/√12
-    out = M.classification([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    # scores 0.1 0.5 | 0.35 0.8 for labels 0 0 | 1 1: 3 of 4 (pos, neg) pairs ordered → AUROC 0.75;
+    # ranked 0.8+ 0.5- 0.35+ 0.1-: AP = ½·1 + ½·⅔; called at ≥ 0.5: TP 1 TN 1 FP 1 FN 1 → MCC 0, accuracy ½
+    out = M.classification([0, 0, 1, 1], [0.1, 0.5, 0.35, 0.8])
     assert out["auroc"] == pytest.approx(0.75) and out["auprc"] == pytest.approx(5 / 6)
-    assert out["mcc"] == pytest.approx(2 / np.sqrt(12)) and out["accuracy"] == pytest.approx(0.75)
+    assert out["mcc"] == pytest.approx(0.0) and out["accuracy"] == pytest.approx(0.5)
+    # at threshold 0.6: TP 1 TN 2 FP 0 FN 1 → MCC 2/√12
+    assert M.classification([0, 0, 1, 1], [0.1, 0.5, 0.35, 0.8], threshold=0.6)["mcc"] == pytest.approx(2 / 12 ** .5)
     # class probabilities (n, 2) read as the positive column: the same numbers
-    two = M.classification([0, 0, 1, 1], np.array([[0.9, 0.1], [0.6, 0.4], [0.65, 0.35], [0.2, 0.8]]))
+    two = M.classification([0, 0, 1, 1], np.array([[0.9, 0.1], [0.5, 0.5], [0.65, 0.35], [0.2, 0.8]]))
     assert {k: two[k] for k in out} == pytest.approx(out)
     # three classes, predicted 0 1 2 1 1 0 for 0 1 2 2 1 0: per-class F1 1, 4/5, 2/3
     multi = M.classification([0, 1, 2, 2, 1, 0], np.eye(3)[[0, 1, 2, 1, 1, 0]] + 0.1)

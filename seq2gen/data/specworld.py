@@ -32,8 +32,11 @@ N_CHUNK = 8_000_000
 class SpecWorld(WorldData):
     """``SpecWorld(spec)`` from a ``DataSpec`` or a spec YAML path."""
 
-    def __init__(self, spec: DataSpec | str | os.PathLike):   # noqa: super().__init__ reads world.json: not here
+    def __init__(self, spec: DataSpec | str | os.PathLike, validate: bool = True):
+        # not super().__init__: that reads world.json. ``validate=False``: the FASTA was checked by another
+        # process already (build workers), skip the full pass.
         self.spec = spec if isinstance(spec, DataSpec) else load_spec(spec)
+        self._validate = validate
         self.dir = self.spec.dir
         self.manifest = {"files": {k: str(v) for k, v in self.spec.files().items()}, "spec": str(self.spec.path)}
         self.report: dict = {}
@@ -72,7 +75,7 @@ class SpecWorld(WorldData):
     @cached_property
     def fasta(self):
         from seq2gen.genome import Fasta
-        return Fasta(rf.plain_fasta(self.spec.genome, self.spec.cache_dir))
+        return Fasta(rf.plain_fasta(self.spec.genome, self.spec.cache_dir), validate=self._validate)
 
     @cached_property
     def contigs(self) -> dict[str, int]:
@@ -353,13 +356,13 @@ class SpecWorld(WorldData):
         return v
 
 
-def open_world(path, vocab=None) -> WorldData:
+def open_world(path, vocab=None, validate: bool = True) -> WorldData:
     """A world for ``build_datasets``: a ``WorldData``/``SpecWorld`` as is, a spec YAML, or a world folder (its
     ``world.json``). With ``vocab``, a spec's tissues are checked against it up front."""
     if isinstance(path, WorldData):
         world = path
     elif Path(path).is_file() and Path(path).suffix in (".yaml", ".yml"):
-        world = SpecWorld(path)
+        world = SpecWorld(path, validate=validate)
     else:
         world = WorldData(path)
     if vocab is not None and isinstance(world, SpecWorld):

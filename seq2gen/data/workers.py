@@ -27,7 +27,7 @@ def _worker(name: str) -> tuple:
     if "world" not in _JOB["local"]:
         from seq2gen.data.specworld import open_world
         src = _JOB["world_src"]
-        _JOB["local"]["world"] = None if src is None else open_world(src)
+        _JOB["local"]["world"] = None if src is None else open_world(src, validate=False)  # checked in the parent
     return _run_one(_JOB["local"]["world"], name)
 
 

@@ -290,30 +290,21 @@ class _StemModel:
                                encoder_outputs=encoder_outputs, inputs_embeds=inputs_embeds, **kwargs)
 
 
-@strict
-class StemT5Config(T5Config):
-    """T5Config + the conv stem's parameters (saved in config.json)."""
+def _stem_config(base, name: str, model_type: str, pool: int, blocks: int):
+    """``base`` (T5Config / LongT5Config) + the conv stem's parameters, saved in config.json. The two configs differ
+    only in ``model_type`` and the defaults of ``stem_pool`` and ``stem_blocks``."""
+    fields = {"stem_pool": (int, pool), "stem_channels": (int, 128), "stem_kernel": (int, 9),
+              "stem_blocks": (int, blocks),
+              "stem_downsample": (str, "conv"),             # conv | max_conv (saved models without the key: conv)
+              "stem_nucleotide_ids": (list[int] | None, None)}
+    body = {"__module__": __name__, "__qualname__": name, "model_type": model_type,
+            "__doc__": f"{base.__name__} + the conv stem's parameters (saved in config.json).",
+            "__annotations__": {k: typ for k, (typ, _) in fields.items()}, **{k: v for k, (_, v) in fields.items()}}
+    return strict(type(name, (base,), body))
 
-    model_type = "seq2gen_t5"
-    stem_pool: int = 8
-    stem_channels: int = 128
-    stem_kernel: int = 9
-    stem_blocks: int = 2
-    stem_downsample: str = "conv"      # conv | max_conv (saved models without the key: conv)
-    stem_nucleotide_ids: list[int] | None = None
 
-
-@strict
-class StemLongT5Config(LongT5Config):
-    """LongT5Config + the conv stem's parameters (saved in config.json)."""
-
-    model_type = "seq2gen_longt5"
-    stem_pool: int = 32
-    stem_channels: int = 128
-    stem_kernel: int = 9
-    stem_blocks: int = 3
-    stem_downsample: str = "conv"      # conv | max_conv (saved models without the key: conv)
-    stem_nucleotide_ids: list[int] | None = None
+StemT5Config = _stem_config(T5Config, "StemT5Config", "seq2gen_t5", pool=8, blocks=2)
+StemLongT5Config = _stem_config(LongT5Config, "StemLongT5Config", "seq2gen_longt5", pool=32, blocks=3)
 
 
 class StemT5ForConditionalGeneration(_StemModel, T5ForConditionalGeneration):
