@@ -196,14 +196,18 @@ def _transfer_headline(cfg: dict, console) -> str | None:
     it rather than a protocol too small to mean anything."""
     from seq2gen.evaluate.report import headline
     path = Path(cfg.get("transfer", {}).get("results") or "docs/results/transfer_cpu/results.json")
+    rerun = "seq2gen evaluate transfer --config cpu"
     if not path.is_absolute():
-        path = (checkout_root() or data_root()) / path   # docs/ ships with the checkout, not the wheel
+        if checkout_root() is None:            # docs/ ships with the source checkout, not with the wheel
+            console.print(f"[bold]8 transfer[/]: the committed report ({path}) is in the source checkout; "
+                          f"reproduce it: {rerun}")
+            return None
+        path = checkout_root() / path
     if not path.is_file():
-        console.print(f"[bold]8 transfer[/]: no report at {path} (python scripts/transfer.py --config cpu)")
+        console.print(f"[bold]8 transfer[/]: no report at {path} ({rerun})")
         return None
     text = headline(json.loads(path.read_text()))
-    console.print(f"[bold]8 transfer[/] (committed report {path}; "
-                  "reproduce: python scripts/transfer.py --config configs/transfer/cpu.yaml)\n" + text)
+    console.print(f"[bold]8 transfer[/] (committed report {path}; reproduce: {rerun})\n" + text)
     return text
 
 
