@@ -77,7 +77,7 @@ def stage_variants(m, run: Path, out: Path) -> dict:
     return res
 
 
-def stage_motifs(m, run: Path, out: Path, n_windows: int = 600, n_ism: int = 40) -> dict:
+def stage_motifs(m, run: Path, out: Path, n_windows: int = 400, n_ism: int = 10) -> dict:
     from seq2gen.genome import Fasta
     from seq2gen.infer.objective import objective
     from seq2gen.interpret import plots
@@ -140,7 +140,7 @@ def stage_design(m, run: Path, out: Path, n: int = 20) -> dict:
     res = {}
     for name, against in (("liver_high", None), ("liver_vs_heart", "heart")):
         t0 = time.perf_counter()
-        d = design(m, "expression", "liver", against, "high", n=n, rounds=40, k=16, edit_budget=40, world=truth,
+        d = design(m, "expression", "liver", against, "high", n=n, rounds=15, k=8, edit_budget=40, world=truth,
                    batch_size=128, progress=True)
         s = write_design(out / name, d, m, "expression", "liver", against, truth)
         s["seconds"] = round(time.perf_counter() - t0, 1)
