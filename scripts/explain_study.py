@@ -56,7 +56,8 @@ def stage_variants(m, run: Path, out: Path) -> dict:
     fasta = Fasta(w / "genome.fa")
     vcf = read_vcf(w / "variants.vcf", fasta)
     test = vcf[vcf["chrom"].isin(world["splits"]["test"])].reset_index(drop=True)
-    path = write_vcf(out / "variants_test.vcf", test)
+    import tempfile
+    path = write_vcf(Path(tempfile.mkdtemp()) / "variants_test.vcf", test)
     res = {"tissue": "liver", "n": int(len(test)), "spearman": {}, "seconds": {}}
     truth = test["info_EFFECT_liver"].to_numpy(float)
     runs = {"task": dict(methods=("task",)), "delta_expression": dict(methods=("delta",), genes=w / "genes.gtf"),
