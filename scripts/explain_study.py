@@ -56,7 +56,8 @@ def stage_variants(m, run: Path, out: Path) -> dict:
     fasta = Fasta(w / "genome.fa")
     vcf = read_vcf(w / "variants.vcf", fasta)
     test = vcf[vcf["chrom"].isin(world["splits"]["test"])].reset_index(drop=True)
-    path = write_vcf(out / "variants_test.vcf", test)
+    import tempfile
+    path = write_vcf(Path(tempfile.mkdtemp()) / "variants_test.vcf", test)
     res = {"tissue": "liver", "n": int(len(test)), "spearman": {}, "seconds": {}}
     truth = test["info_EFFECT_liver"].to_numpy(float)
     runs = {"task": dict(methods=("task",)), "delta_expression": dict(methods=("delta",), genes=w / "genes.gtf"),
@@ -77,7 +78,7 @@ def stage_variants(m, run: Path, out: Path) -> dict:
     return res
 
 
-def stage_motifs(m, run: Path, out: Path, n_windows: int = 600, n_ism: int = 40) -> dict:
+def stage_motifs(m, run: Path, out: Path, n_windows: int = 400, n_ism: int = 10) -> dict:
     from seq2gen.genome import Fasta
     from seq2gen.infer.objective import objective
     from seq2gen.interpret import plots
@@ -140,7 +141,7 @@ def stage_design(m, run: Path, out: Path, n: int = 20) -> dict:
     res = {}
     for name, against in (("liver_high", None), ("liver_vs_heart", "heart")):
         t0 = time.perf_counter()
-        d = design(m, "expression", "liver", against, "high", n=n, rounds=40, k=16, edit_budget=40, world=truth,
+        d = design(m, "expression", "liver", against, "high", n=n, rounds=15, k=8, edit_budget=40, world=truth,
                    batch_size=128, progress=True)
         s = write_design(out / name, d, m, "expression", "liver", against, truth)
         s["seconds"] = round(time.perf_counter() - t0, 1)

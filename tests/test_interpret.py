@@ -4,6 +4,7 @@ that predicts with the true function), indels in score-vcf, design search, motif
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -255,3 +256,25 @@ def test_server_explain(models):
     assert np.abs(np.array(body["ism_delta"])).sum() > 0
     assert client.post("/explain", json={"sequence": dna, "task": "tf_binding", "tissue": "liverr"}).status_code == 422
     assert client.post("/explain", json={"sequence": "A" * 2000, "task": "tf_binding"}).status_code == 413
+
+
+def test_vcf_records_keep_their_file_lines(world_dir, tmp_path):
+    """Errors found while scoring name the VCF's file and line, not 'variant N' of a chunk."""
+    from types import SimpleNamespace
+
+    from seq2gen.genome import Fasta
+    from seq2gen.infer.variants import _check_tokens, _locator, iter_vcf_chunks
+    fa = Fasta(world_dir / "genome.fa")
+    text = (world_dir / "variants.vcf").read_text().splitlines(True)
+    n_head = sum(x.startswith("#") for x in text)
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text("".join(text[:n_head + 5]))
+    chunks = [df for _, df in iter_vcf_chunks(vcf, fa, chunk_size=2)]
+    assert [list(df["line"]) for df in chunks] == [[n_head + 1, n_head + 2], [n_head + 3, n_head + 4], [n_head + 5]]
+    df = chunks[1]
+    tok = SimpleNamespace(token_to_id={f"<{k}:{b}>": 0 for k in ("ref", "alt") for b in "ACGTN" if b != df["alt"].iat[1]})
+    records = [{"ref": r, "alt": a} for r, a in zip(df["ref"], df["alt"])]
+    with pytest.raises(InputError) as e:
+        _check_tokens(SimpleNamespace(tokenizer=tok), records, _locator(df))
+    first = int(df["line"][df["alt"] == df["alt"].iat[1]].iat[0])           # the first record with that ALT
+    assert e.value.line == first and f"{vcf}:{first}:" in str(e.value) and not re.search(r"variant \d", str(e.value))

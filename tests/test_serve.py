@@ -86,7 +86,7 @@ def test_health_tasks_and_openapi(client, model):
     assert by_name["variant_effect"]["window"]["length"] == 256 and "liver" in by_name["variant_effect"]["tissues"]
     assert by_name["promoter"]["tissues"] == [] and by_name["expression"]["prompt"][0] == "<task:expression>"
     spec = client.get("/openapi.json").json()
-    assert set(spec["paths"]) == {"/health", "/tasks", "/predict", "/variant-effect", "/score-vcf"}
+    assert set(spec["paths"]) == {"/health", "/tasks", "/predict", "/variant-effect", "/score-vcf", "/explain"}
     assert {"PredictRequest", "VariantRequest", "Variant"} <= set(spec["components"]["schemas"])
     assert client.get("/docs").status_code == 200
 

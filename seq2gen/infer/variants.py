@@ -244,7 +244,8 @@ def _methods(m, methods, task, delta_task: str = "expression") -> tuple[str, ...
     """Validated methods; ``None``: the variant task if the model has it, plus the zero-shot LLR only if its span-
     corruption head was trained (an untrained one would return noise that looks like a score)."""
     if methods is None:
-        methods = tuple(x for x in METHODS if (task in m.registry if x == "task" else trained_pretrain(m)))
+        methods = tuple(x for x in ("task", "zero_shot")            # delta is opt-in
+                        if (task in m.registry if x == "task" else trained_pretrain(m)))
         if not methods:
             raise InputError(f"the model has neither a {task!r} task nor a trained span-corruption task to score "
                              "variants with")

@@ -71,12 +71,16 @@ def plot_ism(delta: np.ndarray, dna: str, ax=None, title: str = "", start: int =
 def plot_track(predicted, observed=None, ax=None, title: str = "", lo=None, hi=None, bin_size: int | None = None):
     """Predicted bins (with their 80 % interval when given) vs the observed bigWig means."""
     ax = _ax(ax, (8, 2.5))
-    x = np.arange(len(predicted)) * (bin_size or 1)
-    ax.step(x, predicted, where="post", color="C0", label="predicted")
+    x = np.arange(len(predicted) + 1) * (bin_size or 1)             # bin edges: the last bin drawn to its end
+
+    def edge(v):
+        v = np.asarray(v, dtype=float)
+        return np.append(v, v[-1])
+    ax.step(x, edge(predicted), where="post", color="C0", label="predicted")
     if lo is not None and hi is not None:
-        ax.fill_between(x, lo, hi, step="post", color="C0", alpha=0.2, label="80 % interval")
+        ax.fill_between(x, edge(lo), edge(hi), step="post", color="C0", alpha=0.2, label="80 % interval")
     if observed is not None:
-        ax.step(x, observed, where="post", color="k", lw=1.2, label="observed")
+        ax.step(x, edge(observed), where="post", color="k", lw=1.2, label="observed")
     ax.set_xlabel("offset (bp)" if bin_size else "bin")
     ax.legend(fontsize=7, frameon=False)
     ax.set_title(title, fontsize=9, loc="left")
