@@ -22,7 +22,7 @@ LAYERS = [
     ("data",),
     ("model",),
     ("train",),
-    ("infer",),
+    ("infer", "interpret"),
     ("evaluate", "baselines"),
     ("serve",),
     ("quickstart",),

@@ -289,8 +289,8 @@ def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_
         from seq2gen.data.workers import build_tasks, merge_reports
         quantizers, stats, inputs = {}, {}, dict(getattr(world, "report", None) or {})
         done = {}
-        for name, q, st, report in build_tasks(world, names, num_proc, registry=registry, tokenizer=tokenizer,
-                                               seed=seed, max_per_task=max_per_task, data_root=data_root, tmp=tmp):
+        for name, q, st, report in build_tasks(world, names, num_proc, build_task=build_task, registry=registry,
+                                               tokenizer=tokenizer, seed=seed, max_per_task=max_per_task, data_root=data_root, tmp=tmp):
             done[name] = (q, st)
             merge_reports(inputs, report)
             for k, v in st.items():

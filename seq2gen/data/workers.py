@@ -14,10 +14,9 @@ _JOB: dict = {}          # set in the parent before the fork; read by the worker
 
 
 def _run_one(world, name: str) -> tuple:
-    from seq2gen.data.build import build_task
     j = _JOB
     t0 = time.perf_counter()
-    dd, q, st = build_task(world, j["registry"].get(name), j["tokenizer"], j["seed"], j["max_per_task"],
+    dd, q, st = j["build_task"](world, j["registry"].get(name), j["tokenizer"], j["seed"], j["max_per_task"],
                            j["data_root"])
     dd.save_to_disk(str(Path(j["tmp"]) / name))
     return name, q, {**st, "seconds": round(time.perf_counter() - t0, 2)}, dict(getattr(world, "report", {}) or {})
@@ -41,7 +40,8 @@ def world_source(world):
 
 def build_tasks(world, names: list[str], num_proc: int = 1, **job):
     """Yield ``(name, quantizer, stats, inputs report)`` per task as each finishes (``job``: registry, tokenizer,
-    seed, max_per_task, data_root, tmp)."""
+    seed, max_per_task, data_root, tmp; ``build_task``: ``seq2gen.data.build.build_task``, passed in so this
+    module needs no import of the builder that calls it)."""
     _JOB.clear()
     _JOB.update(job, world_src=world_source(world), local={})
     if num_proc <= 1 or len(names) <= 1:

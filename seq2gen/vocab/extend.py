@@ -62,7 +62,7 @@ def add_to_vocab_dir(vocab_dir, names: dict[str, list[str]]) -> list[str]:
     """Append names to ``vocab_dir/added.yaml`` (created if absent); returns the tokens added."""
     import yaml
 
-    from seq2gen.genome.io import atomic_write
+    from seq2gen.utils.io import atomic_write
     from seq2gen.vocab.grammar import Vocabulary
     vocab = Vocabulary.from_dir(vocab_dir)
     add, _ = new_tokens(vocab, names)
