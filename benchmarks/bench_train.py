@@ -6,8 +6,10 @@ Run:  python benchmarks/bench_train.py [--quick] [--presets tiny,small] [--micro
 ``--batching`` compares the step loader's batching instead (both arms are ``seq2gen.train.loop.train_step`` on
 ``cpu_zero0``, global batch 32 of the quickstart mixture *with* span corruption, the same picks every step):
 ``mixed`` — one micro-batch of 32 in draw order (the trainer before length grouping); ``grouped`` — the same 32
-rows sorted by (answer, prompt) length and cut into micro-batches of ``--group-micro`` with gradient accumulation
-(exact token mean over the step, so both arms take the same optimizer steps up to float rounding). Reported:
+rows sorted by (answer, prompt) length and cut into micro-batches of ``--group-micro`` (one arm per value, e.g.
+``8,16``) with gradient accumulation
+(exact token mean over the step, so both arms take the same optimizer steps up to float rounding); ``--nospan`` adds
+the quickstart as it was (no span corruption, mixed 32 × 1: other rows, so its speed only). Reported:
 answer tokens/s (label tokens of the step / step time), the paired speed ratio grouped/mixed, MFU useful / padded,
 and the two loss curves (the same examples in the same steps; ``max |Δloss|``).
 
@@ -285,9 +287,13 @@ def batching_arm(name, preset, tok, data, micro):
     from seq2gen.train.config import load_train_config, resolve_deepspeed_config
     from seq2gen.train.loop import build_engine, build_samplers, stage_of
     from seq2gen.train.steps import columns
+    rates = quickstart_rates()
+    if name == "nospan":               # the quickstart before grouping: no span corruption, mixed 32 × 1
+        rates.pop("span_corruption")
     cfg = load_train_config({**TRAIN_KEYS, "model": preset, "micro_batch_size": micro, "grad_accum": None,
-                             "global_batch_size": 32, "deepspeed": "cpu_zero0", "rates": quickstart_rates(),
-                             "batching": "grouped" if name == "grouped" else "mixed"})
+                             "global_batch_size": 32, "deepspeed": "cpu_zero0", "rates": rates,
+                             "batching": "grouped" if name == "grouped" else "mixed",
+                             "model_overrides": {"dropout_rate": 0.0}})    # no dropout: comparable loss curves
     engine, _ = build_engine(cfg, tok, resolve_deepspeed_config(cfg, 1, True))
     lengths = {t: row_lengths(d["train"]) for t, d in data.items()}
     plans = StepPlans(build_samplers(cfg, data), stage_of(cfg), lengths, (1, 0, 32 // micro, 32), cfg.batching,
@@ -304,8 +310,11 @@ def run_batching(preset, data, tok, args, peak):
     import torch
 
     from seq2gen.train.loop import train_step
-    arms = {"mixed": batching_arm("mixed", preset, tok, data, 32),
-            "grouped": batching_arm("grouped", preset, tok, data, args.group_micro)}
+    arms = {"mixed": batching_arm("mixed", preset, tok, data, 32)}
+    for m in map(int, str(args.group_micro).split(",")):
+        arms[f"grouped{m}"] = batching_arm("grouped", preset, tok, data, m)
+    if args.nospan:
+        arms["nospan"] = batching_arm("nospan", preset, tok, data, 32)
     n_tasks = len(data)
     rec = {a: {"s": [], "loss": [], "useful": [], "padded": [], "answer": [], "rows_padded_answer": []} for a in arms}
     for r, a in bu.rotations(list(arms), args.warmup + args.rounds):
@@ -328,14 +337,15 @@ def run_batching(preset, data, tok, args, peak):
     print(f"# {preset}: done", flush=True)
     out = []
     for a, m in rec.items():
-        out.append({"preset": preset, "arm": a, "micro_batch": 32 if a == "mixed" else args.group_micro,
+        out.append({"preset": preset, "arm": a, "micro_batch": int(a[len("grouped"):]) if a.startswith("grouped") else 32,
                     "global_batch": 32, "rounds": args.rounds, "s_per_step": bu.median(m["s"]),
                     "answer_tokens_per_s": bu.median([n / s for n, s in zip(m["answer"], m["s"])]),
                     "speed_vs_mixed": bu.median([x / y for x, y in zip(rec["mixed"]["s"], m["s"])]),
                     "mfu_useful": bu.median([f / s / (peak * 1e9) for f, s in zip(m["useful"], m["s"])]),
                     "mfu_padded": bu.median([f / s / (peak * 1e9) for f, s in zip(m["padded"], m["s"])]),
                     "answer_pad_fraction": 1 - sum(m["answer"]) / sum(m["rows_padded_answer"]),
-                    "max_abs_loss_diff_vs_mixed": max(abs(x - y) for x, y in zip(m["loss"], rec["mixed"]["loss"])),
+                    "max_abs_loss_diff_vs_mixed": (max(abs(x - y) for x, y in zip(m["loss"], rec["mixed"]["loss"]))
+                                                   if a != "nospan" else float("nan")),
                     "mean_loss_last_10": sum(m["loss"][-10:]) / len(m["loss"][-10:]),
                     "losses": m["loss"], "s_per_step_all": m["s"]})
     return out
@@ -361,7 +371,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     ap.add_argument("--quick", action="store_true", help="tiny preset, 4 rounds")
     ap.add_argument("--batching", action="store_true", help="grouped vs mixed micro-batches (see the doc)")
-    ap.add_argument("--group-micro", type=int, default=8, help="--batching: micro-batch of the grouped arm")
+    ap.add_argument("--nospan", action="store_true", help="--batching: add the old quickstart (no span corruption, "
+                    "mixed 32 × 1; other picks, so speed only)")
+    ap.add_argument("--group-micro", default="8", help="--batching: micro-batch(es) of the grouped arm(s), e.g. 8,16")
     ap.add_argument("--out", default=str(bu.RESULTS / "train.json"))
     args = ap.parse_args()
     if args.quick:

@@ -122,16 +122,14 @@ def stage_of(cfg: TrainConfig):
 
 
 def build_engine(cfg: TrainConfig, tokenizer, ds_config: dict):
-    """Model + DeepSpeed engine. ZeRO-3 builds the model under ``deepspeed.zero.Init``: each rank materialises only
-    its shard of the parameters (the same initial values as an unpartitioned build, tested)."""
-    import contextlib
-
+    """Model + DeepSpeed engine; returns (engine, number of parameters)."""
     import deepspeed
     import torch
 
     from seq2gen.model.build import build_model
-    stage3 = ds_config.get("zero_optimization", {}).get("stage", 0) == 3
-    with deepspeed.zero.Init(config_dict_or_path=ds_config) if stage3 else contextlib.nullcontext():
+    if ds_config.get("zero_optimization", {}).get("stage", 0) == 3:
+        model = _build_partitioned(cfg, tokenizer, ds_config)
+    else:
         model = build_model(cfg.model, tokenizer=tokenizer, seed=cfg.seed, overrides=cfg.model_overrides)
     n_params = sum(getattr(p, "ds_numel", p.numel()) for p in model.parameters())
     if cfg.init_from:
@@ -142,6 +140,30 @@ def build_engine(cfg: TrainConfig, tokenizer, ds_config: dict):
     if dist_utils.world_size() == 1 and engine.zero_optimization_stage() == 0:
         engine.enable_backward_allreduce = False   # a 1-rank all-reduce only flattens/copies every gradient (~10 %)
     return engine, n_params
+
+
+def _build_partitioned(cfg: TrainConfig, tokenizer, ds_config: dict):
+    """ZeRO-3: build under ``deepspeed.zero.Init`` so that each rank materialises only its shard, then initialise
+    with transformers' ZeRO-3 init (each module gathered in turn, rank 0 draws, seeded): the same init scheme as a
+    plain build, not the same draws. Conv-stem presets are built whole (their stem init needs whole tensors)."""
+    import deepspeed
+    import torch
+    from transformers.integrations.deepspeed import initialize_weights_zero3
+
+    from seq2gen.model.build import build_model, load_preset
+    if load_preset(cfg.model).get("stem") == "conv":
+        logger.warning("ZeRO-3: conv-stem presets are built unpartitioned on every rank (no zero.Init)")
+        return build_model(cfg.model, tokenizer=tokenizer, seed=cfg.seed, overrides=cfg.model_overrides)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        with deepspeed.zero.Init(config_dict_or_path=ds_config):
+            model = build_model(cfg.model, tokenizer=tokenizer, seed=cfg.seed, overrides=cfg.model_overrides)
+        for x in [*model.modules(), *model.parameters(), *model.buffers()]:
+            if hasattr(x, "_is_hf_initialized"):    # set by the init that ran on empty shards during construction
+                del x._is_hf_initialized
+        initialize_weights_zero3(model)
+    model.tie_weights()
+    return model
 
 
 def resume_state(engine, cfg: TrainConfig, samplers: dict, ckpt_root: Path) -> tuple[int, bool]:
