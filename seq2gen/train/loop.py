@@ -380,7 +380,7 @@ def _truncate_metrics(path: Path, step: int) -> None:
 
 
 def _warn_changes(old: dict, cfg: TrainConfig) -> None:
-    keys = ("seed", "rates", "micro_batch_size", "grad_accum", "global_batch_size", "lr", "schedule",
+    keys = ("seed", "rates", "mixture", "micro_batch_size", "grad_accum", "global_batch_size", "lr", "schedule",
             "warmup_steps", "max_steps", "pretrain_steps", "model")
     changed = [k for k in keys if old.get(k) != getattr(cfg, k)]
     if changed and dist_utils.is_main():
