@@ -1,6 +1,17 @@
 """Training step: seq2gen's DeepSpeed engine vs a plain torch loop, same model/batches/optimizer/clip, one run.
 
 Run:  python benchmarks/bench_train.py [--quick] [--presets tiny,small] [--micro 16] [--rounds 12]
+      python benchmarks/bench_train.py --batching [--presets mini_conv] [--group-micro 8] [--rounds 40]
+
+``--batching`` compares the step loader's batching instead (both arms are ``seq2gen.train.loop.train_step`` on
+``cpu_zero0``, global batch 32 of the quickstart mixture *with* span corruption, the same picks every step):
+``mixed`` — one micro-batch of 32 in draw order (the trainer before length grouping); ``grouped`` — the same 32
+rows sorted by (answer, prompt) length and cut into micro-batches of ``--group-micro`` (one arm per value, e.g.
+``8,16``) with gradient accumulation
+(exact token mean over the step, so both arms take the same optimizer steps up to float rounding); ``--nospan`` adds
+the quickstart as it was (no span corruption, mixed 32 × 1: other rows, so its speed only). Reported:
+answer tokens/s (label tokens of the step / step time), the paired speed ratio grouped/mixed, MFU useful / padded,
+and the two loss curves (the same examples in the same steps; ``max |Δloss|``).
 
 Arms (each built from the same seeded initial weights, stepped on the same batches, interleaved round by round with
 the starting arm rotated; dropout masks are identical because the torch RNG is re-seeded before every arm's step):
@@ -45,6 +56,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchutil as bu  # noqa: E402
 
+REPO = Path(__file__).resolve().parents[1]
 TRAIN_KEYS = dict(lr=1e-3, weight_decay=0.01, warmup_steps=200, schedule="cosine", min_lr_ratio=0.05, grad_clip=1.0,
                   max_steps=3000)     # configs/train/quickstart.yaml
 
@@ -260,6 +272,95 @@ def run_preset(preset, arms, data, tok, args, peak):
     return out
 
 
+def quickstart_rates(span_rate: float = 0.5) -> dict:
+    """configs/train/quickstart.yaml's rates, with span corruption at ``span_rate`` (0.5 unless the file sets it)."""
+    import yaml
+    rates = dict(yaml.safe_load((REPO / "configs" / "train" / "quickstart.yaml").read_text())["rates"])
+    rates.setdefault("span_corruption", span_rate)
+    return rates
+
+
+def batching_arm(name, preset, tok, data, micro):
+    """(engine, cfg, plans iterator, StepBatches) for one batching arm; same seeds → the same picks as the other."""
+    from seq2gen.data.collate import Seq2GenCollator
+    from seq2gen.train.batches import StepBatches, StepPlans, row_lengths
+    from seq2gen.train.config import load_train_config, resolve_deepspeed_config
+    from seq2gen.train.loop import build_engine, build_samplers, stage_of
+    from seq2gen.train.steps import columns
+    rates = quickstart_rates()
+    if name == "nospan":               # the quickstart before grouping: no span corruption, mixed 32 × 1
+        rates.pop("span_corruption")
+    cfg = load_train_config({**TRAIN_KEYS, "model": preset, "micro_batch_size": micro, "grad_accum": None,
+                             "global_batch_size": 32, "deepspeed": "cpu_zero0", "rates": rates,
+                             "batching": "grouped" if name == "grouped" else "mixed",
+                             "model_overrides": {"dropout_rate": 0.0}})    # no dropout: comparable loss curves
+    engine, _ = build_engine(cfg, tok, resolve_deepspeed_config(cfg, 1, True))
+    lengths = {t: row_lengths(d["train"]) for t, d in data.items()}
+    plans = StepPlans(build_samplers(cfg, data), stage_of(cfg), lengths, (1, 0, 32 // micro, 32), cfg.batching,
+                      "token", 0, cfg.total_steps)
+    tasks = sorted(data)
+    batches = StepBatches({t: columns(d["train"]) for t, d in data.items()}, {t: i for i, t in enumerate(tasks)},
+                          Seq2GenCollator(tok.pad_token_id))
+    engine.train()
+    return engine, cfg, iter(plans), batches
+
+
+def run_batching(preset, data, tok, args, peak):
+    """Mixed vs grouped micro-batches, interleaved round by round (see the module doc)."""
+    import torch
+
+    from seq2gen.train.loop import train_step
+    arms = {"mixed": batching_arm("mixed", preset, tok, data, 32)}
+    for m in map(int, str(args.group_micro).split(",")):
+        arms[f"grouped{m}"] = batching_arm("grouped", preset, tok, data, m)
+    if args.nospan:
+        arms["nospan"] = batching_arm("nospan", preset, tok, data, 32)
+    n_tasks = len(data)
+    rec = {a: {"s": [], "loss": [], "useful": [], "padded": [], "answer": [], "rows_padded_answer": []} for a in arms}
+    for r, a in bu.rotations(list(arms), args.warmup + args.rounds):
+        engine, cfg, plans, batches = arms[a]
+        item = batches[next(plans)]
+        stats = torch.zeros(2 * n_tasks + 2, dtype=torch.float64)
+        torch.manual_seed(1000 + r)
+        t0 = time.perf_counter()
+        train_step(engine, item, cfg, stats, n_tasks)
+        seconds = time.perf_counter() - t0
+        if r < args.warmup:
+            continue
+        fl = [train_flops(engine.module.config, b, engine.module) for b in item["batches"]]
+        rec[a]["s"].append(seconds)
+        rec[a]["loss"].append(float(stats[-2]))
+        rec[a]["useful"].append(sum(f["useful"] for f in fl))
+        rec[a]["padded"].append(sum(f["padded"] for f in fl))
+        rec[a]["answer"].append(sum(int((b["labels"] != -100).sum()) for b in item["batches"]))
+        rec[a]["rows_padded_answer"].append(sum(b["labels"].numel() for b in item["batches"]))
+    print(f"# {preset}: done", flush=True)
+    out = []
+    for a, m in rec.items():
+        out.append({"preset": preset, "arm": a, "micro_batch": int(a[len("grouped"):]) if a.startswith("grouped") else 32,
+                    "global_batch": 32, "rounds": args.rounds, "s_per_step": bu.median(m["s"]),
+                    "answer_tokens_per_s": bu.median([n / s for n, s in zip(m["answer"], m["s"])]),
+                    "speed_vs_mixed": bu.median([x / y for x, y in zip(rec["mixed"]["s"], m["s"])]),
+                    "mfu_useful": bu.median([f / s / (peak * 1e9) for f, s in zip(m["useful"], m["s"])]),
+                    "mfu_padded": bu.median([f / s / (peak * 1e9) for f, s in zip(m["padded"], m["s"])]),
+                    "answer_pad_fraction": 1 - sum(m["answer"]) / sum(m["rows_padded_answer"]),
+                    "max_abs_loss_diff_vs_mixed": (max(abs(x - y) for x, y in zip(m["loss"], rec["mixed"]["loss"]))
+                                                   if a != "nospan" else float("nan")),
+                    "mean_loss_last_10": sum(m["loss"][-10:]) / len(m["loss"][-10:]),
+                    "losses": m["loss"], "s_per_step_all": m["s"]})
+    return out
+
+
+def print_batching(results) -> None:
+    rows = [[r["preset"], r["arm"], f"32 = {r['micro_batch']} × {32 // r['micro_batch']}", f"{r['s_per_step']:.3f}",
+             f"{r['answer_tokens_per_s']:,.0f}", f"{r['speed_vs_mixed']:.2f}×",
+             f"{100 * r['mfu_useful']:.1f} % / {100 * r['mfu_padded']:.1f} %",
+             f"{100 * r['answer_pad_fraction']:.0f} %", f"{r['mean_loss_last_10']:.4f}",
+             f"{r['max_abs_loss_diff_vs_mixed']:.1e}"] for r in results]
+    print(bu.table(["preset", "arm", "batch", "s/step", "answer tokens/s", "speed vs mixed", "MFU useful / padded",
+                    "answer padding", "loss (last 10)", "max |Δloss|"], rows))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--presets", default="tiny,small")
@@ -269,10 +370,16 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     ap.add_argument("--quick", action="store_true", help="tiny preset, 4 rounds")
+    ap.add_argument("--batching", action="store_true", help="grouped vs mixed micro-batches (see the doc)")
+    ap.add_argument("--nospan", action="store_true", help="--batching: add the old quickstart (no span corruption, "
+                    "mixed 32 × 1; other picks, so speed only)")
+    ap.add_argument("--group-micro", default="8", help="--batching: micro-batch(es) of the grouped arm(s), e.g. 8,16")
     ap.add_argument("--out", default=str(bu.RESULTS / "train.json"))
     args = ap.parse_args()
     if args.quick:
         args.presets, args.rounds, args.warmup = "tiny", 4, 1
+    if args.batching and args.out == ap.get_default("out"):
+        args.out = str(bu.RESULTS / "train_batching.json")
 
     from seq2gen.train import distributed as dist_utils
     dist_utils.init_distributed()                  # DS_ACCELERATOR=cpu, rank env, gloo group
@@ -290,7 +397,10 @@ def main() -> None:
         results = []
         for preset in args.presets.split(","):
             peak = bu.median([p["median_gflops"] for p in peaks])
-            results += run_preset(preset, arms, data, tok, args, peak)
+            if args.batching:
+                results += run_batching(preset, data, tok, args, peak)
+            else:
+                results += run_preset(preset, arms, data, tok, args, peak)
             peaks.append(bu.matmul_gflops())
             peak = bu.median([p["median_gflops"] for p in peaks])
             report = {"benchmark": "train", "machine": bu.machine_info(), "args": vars(args),
@@ -298,6 +408,10 @@ def main() -> None:
             bu.write_json(args.out, report)          # after every preset: a partial run keeps what it measured
     runs = ", ".join(f"{p['median_gflops']:.0f}" for p in peaks)
     print(f"# fp32 matmul peak (1024², {torch.get_num_threads()} threads): {peak:.1f} GFLOP/s (runs: {runs})")
+    if args.batching:
+        print_batching(results)
+        print(f"# wrote {args.out}")
+        return
     rows = [[r["preset"], r["arm"], f"{r['s_per_step']:.3f}", f"{r['forward_s']:.3f} / {r['backward_s']:.3f} / "
              f"{r['optimizer_s']:.3f}", f"{r['tokens_per_s']:,.0f}",
              "–" if r["arm"] == "plain" else f"{r['speed_vs_plain']:.2f}× / {r['speed_vs_plain_cpu']:.2f}×",

@@ -118,14 +118,35 @@ def load_checkpoint(engine, path: Path) -> dict:
 
 
 def _consolidated_state_dict(engine):
-    """Full fp32-cast state dict for export; under ZeRO-3 every rank must call (gathers 16-bit weights)."""
-    if engine.zero_optimization_stage() == 3:
-        sd = engine._zero3_consolidated_16bit_state_dict()
-    else:
-        sd = engine.module.state_dict()
-    if sd is None:
-        return None
-    return {k: v.detach().float().cpu() for k, v in sd.items()}
+    """Full fp32 state dict for export; every rank must call (ZeRO-3 gathers).
+
+    Under bf16/fp16 the module holds rounded 16-bit copies: the export takes the optimizer's fp32 master weights
+    (``deepspeed.utils.safe_get_full_fp32_param``, which also gathers ZeRO-3 partitions), so an exported bf16 run
+    reloads as the fp32 model the optimizer actually held. fp32 runs below ZeRO-3 read the module directly.
+    """
+    import logging
+
+    module = engine.module
+    mixed = engine.bfloat16_enabled() or engine.fp16_enabled()
+    if not mixed and engine.zero_optimization_stage() < 3:
+        return {k: v.detach().float().cpu() for k, v in module.state_dict().items()}
+    from deepspeed.utils import safe_get_full_fp32_param
+    keys = set(module.state_dict())
+    full, out = {}, {}
+    for name, p in module.named_parameters(remove_duplicate=False):     # same order on every rank
+        if id(p) not in full:
+            master = safe_get_full_fp32_param(p)
+            if master is None:           # an optimizer without linked fp32 copies (fp16 ZeRO-0): the module's
+                logging.getLogger("seq2gen.train").warning("no fp32 master copy of %s: exporting the 16-bit "
+                                                           "weights", name)
+                master = p
+            full[id(p)] = master.detach().float().cpu()
+        if name in keys:
+            out[name] = full[id(p)]      # tied names share one tensor: save_pretrained keeps the tie
+    for name, b in module.named_buffers():
+        if name in keys:
+            out[name] = b.detach().float().cpu() if b.is_floating_point() else b.detach().cpu()
+    return out
 
 
 def export_hf(engine, tokenizer, out_dir: str | os.PathLike, config_dict: dict, export_files=(),

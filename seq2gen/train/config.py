@@ -18,6 +18,7 @@ from typing import Any
 from seq2gen.errors import InputError
 
 SCHEDULES = ("linear", "cosine", "constant")
+BATCHINGS = ("grouped", "mixed")
 
 
 @dataclass
@@ -34,6 +35,8 @@ class TrainConfig:
     export_files: list = field(default_factory=list)      # copied into out_dir/model/ (quantizers.json, …)
     # mixture
     rates: Any = "proportional"              # {task: rate} | "proportional" | "uniform" (over the train splits)
+    mixture: str | None = None               # a task_templates/mixtures name or YAML path: its tasks and rates
+                                             # (temperature, cap) drive the mixture stage instead of `rates`
     pretrain_task: str | None = None         # e.g. a span-corruption dataset; trained alone first
     pretrain_steps: int = 0
     curriculum_tissues: list | None = None   # e.g. [liver]: the first curriculum_steps mixture steps use only
@@ -43,6 +46,10 @@ class TrainConfig:
     grad_accum: int | None = 1               # null: derived from global_batch_size
     global_batch_size: int | None = None     # optional; checked against the product above
     pad_to_multiple_of: int | None = None
+    batching: str = "grouped"                # grouped: each step's rows sorted by length before cutting micro-
+                                             # batches | mixed: micro-batches in draw order (docs/training.md)
+    loader_workers: int | None = None        # DataLoader worker processes (null: 1 on GPU, 0 on CPU)
+    prefetch_steps: int = 2                  # steps each worker prepares ahead
     # optimisation
     max_steps: int = 1000                    # mixture steps (after pretrain_steps)
     lr: float = 1e-3
@@ -140,6 +147,13 @@ def check_config(cfg: TrainConfig, where=None) -> None:
         _positive_int(cfg, name, where, allow_zero=True)
     for name in ("grad_accum", "global_batch_size", "pad_to_multiple_of", "num_threads", "stop_at_step"):
         _positive_int(cfg, name, where, allow_none=True)
+    _positive_int(cfg, "loader_workers", where, allow_zero=True, allow_none=True)
+    _positive_int(cfg, "prefetch_steps", where)
+    if cfg.batching not in BATCHINGS:
+        raise InputError(f"batching must be one of {list(BATCHINGS)}, got {cfg.batching!r}", path=where)
+    if cfg.mixture is not None and isinstance(cfg.rates, dict):
+        raise InputError("set either `mixture:` (a mixture YAML) or a `rates:` mapping, not both", path=where,
+                         hint="the mixture file's own `rates:` (temperature, cap) apply")
     if cfg.grad_accum is None and cfg.global_batch_size is None:
         raise InputError("grad_accum is null: set global_batch_size so that it can be derived", path=where)
     if cfg.global_batch_size is not None and cfg.global_batch_size % cfg.micro_batch_size:

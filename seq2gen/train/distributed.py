@@ -69,10 +69,19 @@ def barrier() -> None:
 
 
 def all_reduce_sum(tensor):
-    """In-place sum over ranks (no-op for one process); returns the tensor."""
+    """In-place sum over ranks (no-op for one process); returns the tensor.
+
+    Keep reduced tensors on ``device()``: NCCL (every GPU run) reduces device tensors only, so a CPU tensor is
+    copied to the device and back here rather than failing at the first step.
+    """
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+        if tensor.device.type == "cpu" and dist.get_backend() != "gloo":
+            on_device = tensor.to(device())
+            dist.all_reduce(on_device, op=dist.ReduceOp.SUM)
+            tensor.copy_(on_device.cpu())
+        else:
+            dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
 
 

@@ -1,7 +1,9 @@
 """`train(config)`: factories → one plain loop (maybe_log / maybe_eval / maybe_save) → HF export.
 
 Every rank draws the same global batch from the mixture sampler and keeps its own slice: with ``world`` ranks and
-``accum`` micro-steps, micro-batch ``j`` of rank ``r`` is rows ``[(j·world + r)·micro, …+micro)`` of the global batch.
+``accum`` micro-steps, micro-batch ``j`` of rank ``r`` is chunk ``j·world + r`` of the global batch (after sorting
+the batch by length with ``batching: grouped``; ``seq2gen.train.batches``). Step statistics stay on the device and
+are reduced over ranks at log steps only.
 """
 from __future__ import annotations
 
@@ -17,8 +19,9 @@ from seq2gen.errors import InputError
 from seq2gen.train import distributed as dist_utils
 from seq2gen.train.checkpoint import export_hf, latest_checkpoint, load_checkpoint, save_checkpoint
 from seq2gen.train.config import TrainConfig, batch_geometry, load_train_config, resolve_deepspeed_config
-from seq2gen.train.sampler import MixtureSampler, SubsetSampler, curriculum_rows, mixture_rates
-from seq2gen.train.steps import columns, eval_losses, fetch_rows, token_losses
+from seq2gen.train.batches import StepBatches, StepPlans, row_lengths, step_loader
+from seq2gen.train.sampler import MixtureSampler, SubsetSampler, curriculum_rows, load_mixture, mixture_rates
+from seq2gen.train.steps import columns, eval_losses, token_losses
 
 logger = logging.getLogger("seq2gen.train")
 
@@ -58,9 +61,19 @@ def param_groups(model, weight_decay: float) -> list[dict]:
 
 def init_weights_from(model, path, tokenizer=None) -> None:
     """Replace a fresh model's weights by those of a trained export (fine-tuning; same preset). A larger
-    vocabulary (tokens added with ``seq2gen vocab add``) grows the embeddings, old rows kept exactly."""
+    vocabulary (tokens added with ``seq2gen vocab add``) grows the embeddings, old rows kept exactly. Under ZeRO-3
+    (``zero.Init``) the shards are gathered for the copy and re-partitioned from rank 0."""
+    import contextlib
+
     from seq2gen.model.build import load_weights_resized
-    load_weights_resized(model, path, tokenizer)
+    params = [p for p in model.parameters() if hasattr(p, "ds_id")]    # ZeRO-3 shards (zero.Init)
+    if params:
+        import deepspeed
+        gathered = deepspeed.zero.GatheredParameters(params, modifier_rank=0)
+    else:
+        gathered = contextlib.nullcontext()
+    with gathered:
+        load_weights_resized(model, path, tokenizer)
 
 
 def lr_lambda(cfg: TrainConfig):
@@ -79,6 +92,135 @@ def lr_lambda(cfg: TrainConfig):
     return f
 
 
+# ----------------------------------------------------------------------------------------------- set-up helpers
+def build_samplers(cfg: TrainConfig, datasets: dict) -> dict:
+    """Sampler per stage (mixture, pretrain, curriculum); the mixture stage's rates come from ``Mixture.rates``."""
+    sizes = {t: len(d["train"]) for t, d in datasets.items() if "train" in d}
+    mixture = load_mixture(cfg.mixture) if cfg.mixture else None
+    rates = mixture_rates(cfg.rates, sizes, cfg.pretrain_task, mixture)
+    samplers = {"mixture": MixtureSampler(sizes, rates, cfg.seed)}
+    if cfg.pretrain_steps:
+        if cfg.pretrain_task not in sizes:
+            raise InputError(f"pretrain_task {cfg.pretrain_task!r} has no train split", hint=f"tasks: {sorted(sizes)}")
+        samplers["pretrain"] = MixtureSampler(sizes, {cfg.pretrain_task: 1.0}, cfg.seed + 1)
+    if cfg.curriculum_steps:
+        rows = curriculum_rows({t: d["train"] for t, d in datasets.items() if "train" in d}, cfg.curriculum_tissues)
+        samplers["curriculum"] = SubsetSampler(rows, rates, cfg.seed + 2)
+    return samplers
+
+
+def stage_of(cfg: TrainConfig):
+    def f(step: int) -> str:
+        return ("pretrain" if step < cfg.pretrain_steps else
+                "curriculum" if step < cfg.pretrain_steps + cfg.curriculum_steps else "mixture")
+    return f
+
+
+def build_engine(cfg: TrainConfig, tokenizer, ds_config: dict):
+    """Model + DeepSpeed engine; returns (engine, number of parameters)."""
+    import deepspeed
+    import torch
+
+    from seq2gen.model.build import build_model
+    if ds_config.get("zero_optimization", {}).get("stage", 0) == 3:
+        model = _build_partitioned(cfg, tokenizer, ds_config)
+    else:
+        model = build_model(cfg.model, tokenizer=tokenizer, seed=cfg.seed, overrides=cfg.model_overrides)
+    n_params = sum(getattr(p, "ds_numel", p.numel()) for p in model.parameters())
+    if cfg.init_from:
+        init_weights_from(model, cfg.init_from, tokenizer)
+    engine, *_ = deepspeed.initialize(
+        model=model, model_parameters=param_groups(model, cfg.weight_decay), config=ds_config,
+        lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg)))
+    if dist_utils.world_size() == 1 and engine.zero_optimization_stage() == 0:
+        engine.enable_backward_allreduce = False   # a 1-rank all-reduce only flattens/copies every gradient (~10 %)
+    return engine, n_params
+
+
+def _build_partitioned(cfg: TrainConfig, tokenizer, ds_config: dict):
+    """ZeRO-3: build under ``deepspeed.zero.Init`` so that each rank materialises only its shard, then initialise
+    with transformers' ZeRO-3 init (each module gathered in turn, rank 0 draws, seeded): the same init scheme as a
+    plain build, not the same draws. Conv-stem presets are built whole (their stem init needs whole tensors)."""
+    import deepspeed
+    import torch
+    from transformers.integrations.deepspeed import initialize_weights_zero3
+
+    from seq2gen.model.build import build_model, load_preset
+    if load_preset(cfg.model).get("stem") == "conv":
+        logger.warning("ZeRO-3: conv-stem presets are built unpartitioned on every rank (no zero.Init)")
+        return build_model(cfg.model, tokenizer=tokenizer, seed=cfg.seed, overrides=cfg.model_overrides)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        with deepspeed.zero.Init(config_dict_or_path=ds_config):
+            model = build_model(cfg.model, tokenizer=tokenizer, seed=cfg.seed, overrides=cfg.model_overrides)
+        for x in [*model.modules(), *model.parameters(), *model.buffers()]:
+            if hasattr(x, "_is_hf_initialized"):    # set by the init that ran on empty shards during construction
+                del x._is_hf_initialized
+        initialize_weights_zero3(model)
+    model.tie_weights()
+    return model
+
+
+def resume_state(engine, cfg: TrainConfig, samplers: dict, ckpt_root: Path) -> tuple[int, bool]:
+    """(step to start from, whether a checkpoint was loaded); restores samplers and re-fits the LR schedule."""
+    found = latest_checkpoint(ckpt_root)
+    if found and not cfg.resume:
+        raise InputError(f"{ckpt_root} holds checkpoints of an earlier run", hint="set resume: true, or use a "
+                         "new out_dir")
+    if not found:
+        return 0, False
+    client = load_checkpoint(engine, found[1])
+    for name, state in client["samplers"].items():
+        samplers[name].load_state_dict(state)
+    _warn_changes(client["config"], cfg)
+    step = client["step"]
+    sched = engine.lr_scheduler     # the schedule follows this run's config (same values if unchanged)
+    sched.base_lrs = [cfg.lr] * len(sched.base_lrs)
+    for group in sched.optimizer.param_groups:
+        group["initial_lr"], group["lr"] = cfg.lr, cfg.lr * lr_lambda(cfg)(step)
+    return step, True
+
+
+def make_loader(cfg: TrainConfig, datasets: dict, tokenizer, samplers: dict, start: int):
+    """The step loader (``seq2gen.train.batches``): plans drawn ahead in this process, rows read in workers."""
+    import torch
+
+    from seq2gen.data.collate import Seq2GenCollator
+    world, rank = dist_utils.world_size(), dist_utils.rank()
+    _, accum, global_bs = batch_geometry(cfg, world)
+    tasks = sorted(datasets)
+    train_splits = {t: d["train"] for t, d in datasets.items() if "train" in d}
+    lengths = {t: row_lengths(s) for t, s in train_splits.items()}
+    plans = StepPlans(samplers, stage_of(cfg), lengths, (world, rank, accum, global_bs), cfg.batching,
+                      cfg.loss_weighting, start, cfg.total_steps)
+    collate = Seq2GenCollator(tokenizer.pad_token_id, pad_to_multiple_of=cfg.pad_to_multiple_of)
+    batches = StepBatches({t: columns(s) for t, s in train_splits.items()}, {t: i for i, t in enumerate(tasks)},
+                          collate)
+    on_gpu = not dist_utils.on_cpu() and torch.cuda.is_available()
+    workers = cfg.loader_workers if cfg.loader_workers is not None else (1 if on_gpu else 0)
+    return step_loader(plans, batches, workers, cfg.prefetch_steps, pin_memory=on_gpu)
+
+
+def train_step(engine, item: dict, cfg: TrainConfig, stats, n_tasks: int) -> None:
+    """One optimizer step over this rank's micro-batches; adds to the device-side ``stats`` (no host sync).
+
+    Each micro-batch's loss is its answer-token sum over the whole step's answer tokens, × grad_accum × world (what
+    DeepSpeed divides by): micro 16 × accum 2, micro 32 × accum 1 and 2 ranks × micro 16 give the same gradient.
+    """
+    world = dist_utils.world_size()
+    scale = len(item["batches"]) * world
+    norm = item["plan"].norm / scale
+    for batch in item["batches"]:
+        loss, ex_sum, ex_tok = token_losses(engine, batch, cfg.loss_weighting, norm=norm)
+        engine.backward(loss)
+        engine.step()
+        task_ids = batch["task_ids"].to(stats.device, non_blocking=True)
+        stats[:n_tasks].index_add_(0, task_ids, ex_sum.double())
+        stats[n_tasks:2 * n_tasks].index_add_(0, task_ids, ex_tok.double())
+        stats[-2] += loss.detach().double() / scale
+    stats[-1] += float(item["tokens"])
+
+
 # ----------------------------------------------------------------------------------------------- the loop
 def train(config, datasets=None, tokenizer=None, eval_fn=None) -> dict:
     """Train per ``config`` (TrainConfig, YAML path or dict); returns {step, model, out_dir, export_dir, …}.
@@ -89,169 +231,132 @@ def train(config, datasets=None, tokenizer=None, eval_fn=None) -> dict:
     """
     cfg = config if isinstance(config, TrainConfig) else load_train_config(config)
     dist_utils.init_distributed()
-    import deepspeed
     import numpy as np
     import torch
-    from tqdm.auto import tqdm
-
-    from seq2gen.data.collate import Seq2GenCollator
-    from seq2gen.model.build import build_model, count_parameters
 
     logging.getLogger("DeepSpeed").setLevel(logging.WARNING)
-    rank, world, main = dist_utils.rank(), dist_utils.world_size(), dist_utils.is_main()
+    rank, world = dist_utils.rank(), dist_utils.world_size()
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    out_dir, ckpt_root = Path(cfg.out_dir), Path(cfg.out_dir) / "checkpoints"
     for f in cfg.export_files:
         if not Path(f).is_file():
             raise InputError("export_files entry does not exist", path=f)
     tokenizer = get_tokenizer(cfg, tokenizer)
     datasets = get_datasets(cfg, datasets)
-    tasks = sorted(datasets)
-    task_index = {t: i for i, t in enumerate(tasks)}
-    views = {t: columns(d["train"]) for t, d in datasets.items() if "train" in d}
-    sizes = {t: len(v) for t, v in views.items()}
-    samplers = {"mixture": MixtureSampler(sizes, mixture_rates(cfg.rates, sizes, cfg.pretrain_task), cfg.seed)}
-    if cfg.pretrain_steps:
-        if cfg.pretrain_task not in sizes:
-            raise InputError(f"pretrain_task {cfg.pretrain_task!r} has no train split", hint=f"tasks: {tasks}")
-        samplers["pretrain"] = MixtureSampler(sizes, {cfg.pretrain_task: 1.0}, cfg.seed + 1)
-    if cfg.curriculum_steps:
-        rows = curriculum_rows({t: d["train"] for t, d in datasets.items() if "train" in d}, cfg.curriculum_tissues)
-        samplers["curriculum"] = SubsetSampler(rows, mixture_rates(cfg.rates, sizes, cfg.pretrain_task), cfg.seed + 2)
+    samplers = build_samplers(cfg, datasets)
     micro, accum, global_bs = batch_geometry(cfg, world)
-    geometry = {"world_size": world, "micro_batch_size": micro, "grad_accum": accum, "global_batch_size": global_bs}
     ds_config = resolve_deepspeed_config(cfg, world, dist_utils.on_cpu())
-    collate = Seq2GenCollator(tokenizer.pad_token_id, pad_to_multiple_of=cfg.pad_to_multiple_of)
-
     random.seed(cfg.seed + rank)
     np.random.seed(cfg.seed + rank)
     torch.manual_seed(cfg.seed + rank)      # dropout; differs per rank
-    model = build_model(cfg.model, tokenizer=tokenizer, seed=cfg.seed, overrides=cfg.model_overrides)
-    if cfg.init_from:
-        init_weights_from(model, cfg.init_from, tokenizer)
-    n_params = count_parameters(model)      # before ZeRO-3 partitions it
-    engine, *_ = deepspeed.initialize(
-        model=model, model_parameters=param_groups(model, cfg.weight_decay), config=ds_config,
-        lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg)))
-    if world == 1 and engine.zero_optimization_stage() == 0:
-        engine.enable_backward_allreduce = False   # a 1-rank all-reduce only flattens/copies every gradient (~10 %)
+    engine, n_params = build_engine(cfg, tokenizer, ds_config)
+    step, resumed = resume_state(engine, cfg, samplers, Path(cfg.out_dir) / "checkpoints")
+    hooks = _Hooks(cfg, engine, tokenizer, datasets, eval_fn, step)
+    if dist_utils.is_main():
+        logger.info("model %s parameters; batch %d = %d micro × %d accum × %d ranks (%s); %s from step %d",
+                    f"{n_params:,}", global_bs, micro, accum, world, cfg.batching,
+                    "resuming" if resumed else "starting", step)
+    stopped = False
+    for item in make_loader(cfg, datasets, tokenizer, samplers, step):
+        t0 = time.perf_counter()
+        lr = engine.get_lr()[0]
+        train_step(engine, item, cfg, hooks.window.stats, len(hooks.tasks))
+        step = item["plan"].step + 1
+        hooks.window.add(time.perf_counter() - t0, global_bs)
+        stopped = cfg.stop_at_step is not None and step >= cfg.stop_at_step and step < cfg.total_steps
+        hooks.after_step(step, item["plan"], lr, final=step == cfg.total_steps)
+        if stopped:
+            break
+    hooks.bar.close()
+    export_dir = None if stopped else export_hf(engine, tokenizer, cfg.out_dir, cfg.to_dict(), cfg.export_files,
+                                                hooks.geometry)
+    return {"step": step, "model": engine.module, "engine": engine, "out_dir": Path(cfg.out_dir),
+            "export_dir": export_dir, "metrics_path": hooks.metrics_path}
 
-    step = 0
-    found = latest_checkpoint(ckpt_root)
-    if found and not cfg.resume:
-        raise InputError(f"{ckpt_root} holds checkpoints of an earlier run", hint="set resume: true, or use a "
-                         "new out_dir")
-    if found:
-        client = load_checkpoint(engine, found[1])
-        step = client["step"]
-        for name, state in client["samplers"].items():
-            samplers[name].load_state_dict(state)
-        _warn_changes(client["config"], cfg)
-        sched = engine.lr_scheduler     # the schedule follows this run's config (same values if unchanged)
-        sched.base_lrs = [cfg.lr] * len(sched.base_lrs)
-        for group in sched.optimizer.param_groups:
-            group["initial_lr"], group["lr"] = cfg.lr, cfg.lr * lr_lambda(cfg)(step)
-    metrics_path = out_dir / "metrics.jsonl"
-    if main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        _truncate_metrics(metrics_path, step)
-        logger.info("model %s parameters; batch %d = %d micro × %d accum × %d ranks; %s from step %d",
-                    f"{n_params:,}", global_bs, micro, accum, world,
-                    "resuming" if found else "starting", step)
 
-    def log(record):
-        if main:
-            with open(metrics_path, "a") as f:
+class _Hooks:
+    """maybe_log / maybe_eval / maybe_save after each step (nanoT5 style), and the metrics file of rank 0."""
+
+    def __init__(self, cfg: TrainConfig, engine, tokenizer, datasets, eval_fn, step: int):
+        from tqdm.auto import tqdm
+
+        from seq2gen.data.collate import Seq2GenCollator
+        self.cfg, self.engine, self.tokenizer, self.datasets, self.eval_fn = cfg, engine, tokenizer, datasets, eval_fn
+        self.tasks = sorted(datasets)
+        self.main, self.world = dist_utils.is_main(), dist_utils.world_size()
+        micro, accum, global_bs = batch_geometry(cfg, self.world)
+        self.geometry = {"world_size": self.world, "micro_batch_size": micro, "grad_accum": accum,
+                         "global_batch_size": global_bs}
+        self.collate = Seq2GenCollator(tokenizer.pad_token_id, pad_to_multiple_of=cfg.pad_to_multiple_of)
+        self.metrics_path = Path(cfg.out_dir) / "metrics.jsonl"
+        if self.main:
+            Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
+            _truncate_metrics(self.metrics_path, step)
+        self.window = _Window(len(self.tasks))
+        self.bar = tqdm(total=cfg.total_steps, initial=step, disable=not (self.main and cfg.progress), desc="train")
+        engine.train()
+
+    def log(self, record: dict) -> None:
+        if self.main:
+            with open(self.metrics_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
 
-    def maybe_log(step, stage, lr, final=False):
-        if final or step % cfg.log_every == 0:
-            record = {"type": "train", "step": step, "stage": stage, "lr": lr, **window.flush(tasks)}
-            grad_norm = engine.get_global_grad_norm()     # None where DeepSpeed does not track it (ZeRO-0)
+    def after_step(self, step: int, plan, lr: float, final: bool) -> None:
+        self.bar.update(1)
+        cfg = self.cfg
+        if final or step % cfg.log_every == 0:          # the only host sync of a training step
+            record = {"type": "train", "step": step, "stage": plan.stage, "lr": lr, **self.window.flush(self.tasks)}
+            grad_norm = self.engine.get_global_grad_norm()     # None where DeepSpeed does not track it (ZeRO-0)
             if grad_norm is not None:
                 record["grad_norm"] = float(grad_norm)
-            bar.set_postfix(loss=f"{record['loss']:.4f}")
-            log(record)
-
-    def maybe_eval(step, final=False):
-        if not (final or (cfg.eval_every and step % cfg.eval_every == 0)):
-            return
-        record = {"type": "eval", "step": step}
-        record.update(eval_losses(engine, datasets, cfg, tasks, collate, world, rank))
-        if eval_fn is not None:
-            engine.eval()
-            with torch.no_grad():
-                record.update(eval_fn(engine.module, step) or {})
-            engine.train()
-        if len(record) > 2:
-            log(record)
-
-    def maybe_save(step, final=False):
+            self.bar.set_postfix(loss=f"{record['loss']:.4f}")
+            self.log(record)
+        if final or (cfg.eval_every and step % cfg.eval_every == 0):
+            self.evaluate(step)
         if cfg.save_every and (final or step % cfg.save_every == 0):
-            client = {"step": step, "samplers": {k: s.state_dict() for k, s in samplers.items()},
-                      "config": cfg.to_dict(), "world_size": world}
-            save_checkpoint(engine, ckpt_root, step, client, cfg.keep_last)
+            client = {"step": step, "samplers": plan.states, "config": cfg.to_dict(), "world_size": self.world}
+            save_checkpoint(self.engine, Path(cfg.out_dir) / "checkpoints", step, client, cfg.keep_last)
             if cfg.export_every_save:
-                export_hf(engine, tokenizer, out_dir, cfg.to_dict(), cfg.export_files, geometry)
+                export_hf(self.engine, self.tokenizer, cfg.out_dir, cfg.to_dict(), cfg.export_files, self.geometry)
 
-    window = _Window(len(tasks))
-    bar = tqdm(total=cfg.total_steps, initial=step, disable=not (main and cfg.progress), desc="train")
-    engine.train()
-    while step < cfg.total_steps:
-        t0 = time.perf_counter()
-        stage = ("pretrain" if step < cfg.pretrain_steps else
-                 "curriculum" if step < cfg.pretrain_steps + cfg.curriculum_steps else "mixture")
-        picks = samplers[stage].draw(global_bs)
-        lr = engine.get_lr()[0]
-        stats = torch.zeros(2 * len(tasks) + 3, dtype=torch.float64)   # task sums | task tokens | loss, n, tokens
-        for j in range(accum):
-            lo = (j * world + rank) * micro
-            batch = collate(fetch_rows(views, picks[lo:lo + micro], task_index))
-            loss, ex_sum, ex_tok = token_losses(engine, batch, cfg.loss_weighting)
-            engine.backward(loss)
-            engine.step()
-            stats[:len(tasks)].index_add_(0, batch["task_ids"], ex_sum.double())
-            stats[len(tasks):2 * len(tasks)].index_add_(0, batch["task_ids"], ex_tok.double())
-            stats[-3:] += torch.tensor([loss.item(), 1.0, float(batch["attention_mask"].sum() + ex_tok.sum())],
-                                       dtype=torch.float64)
-        dist_utils.all_reduce_sum(stats)
-        step += 1
-        window.add(stats, time.perf_counter() - t0, global_bs)
-        bar.update(1)
-        final = step == cfg.total_steps
-        maybe_log(step, stage, lr, final)
-        maybe_eval(step, final)
-        maybe_save(step, final)
-        if cfg.stop_at_step is not None and step >= cfg.stop_at_step and not final:
-            bar.close()
-            return {"step": step, "model": engine.module, "engine": engine, "out_dir": out_dir,
-                    "export_dir": None, "metrics_path": metrics_path}
-    bar.close()
-    export_dir = export_hf(engine, tokenizer, out_dir, cfg.to_dict(), cfg.export_files, geometry)
-    return {"step": step, "model": engine.module, "engine": engine, "out_dir": out_dir, "export_dir": export_dir,
-            "metrics_path": metrics_path}
+    def evaluate(self, step: int) -> None:
+        import torch
+        record = {"type": "eval", "step": step}
+        record.update(eval_losses(self.engine, self.datasets, self.cfg, self.tasks, self.collate, self.world,
+                                  dist_utils.rank()))
+        if self.eval_fn is not None:
+            self.engine.eval()
+            with torch.no_grad():
+                record.update(self.eval_fn(self.engine.module, step) or {})
+            self.engine.train()
+        if len(record) > 2:
+            self.log(record)
 
 
 class _Window:
-    """Sums of the per-step stats between two log lines."""
+    """Per-step stats between two log lines, summed on the device: task loss sums | task tokens | loss | tokens.
+
+    Reduced over ranks and read on the host only at a log step (``flush``)."""
 
     def __init__(self, n_tasks):
         self.n = n_tasks
         self.reset()
 
     def reset(self):
-        self.stats, self.seconds, self.examples, self.steps = None, 0.0, 0, 0
+        import torch
+        self.stats = torch.zeros(2 * self.n + 2, dtype=torch.float64, device=dist_utils.device())
+        self.seconds, self.examples, self.steps = 0.0, 0, 0
 
-    def add(self, stats, seconds, examples):
-        self.stats = stats.clone() if self.stats is None else self.stats + stats
+    def add(self, seconds, examples):
         self.seconds += seconds
         self.examples += examples
         self.steps += 1
 
     def flush(self, tasks) -> dict:
-        s, n = self.stats.tolist(), self.n
-        out = {"loss": s[-3] / s[-2]}
+        t0 = time.perf_counter()
+        s, n = dist_utils.all_reduce_sum(self.stats).tolist(), self.n
+        self.seconds += time.perf_counter() - t0          # the device work queued behind the host
+        out = {"loss": s[-2] / self.steps}
         out.update({f"loss/{t}": s[i] / s[n + i] for i, t in enumerate(tasks) if s[n + i] > 0})
         out.update({"tokens_per_s": s[-1] / self.seconds, "examples_per_s": self.examples / self.seconds,
                     "s_per_step": self.seconds / self.steps})
@@ -270,7 +375,7 @@ def _truncate_metrics(path: Path, step: int) -> None:
 
 
 def _warn_changes(old: dict, cfg: TrainConfig) -> None:
-    keys = ("seed", "rates", "micro_batch_size", "grad_accum", "global_batch_size", "lr", "schedule",
+    keys = ("seed", "rates", "mixture", "micro_batch_size", "grad_accum", "global_batch_size", "lr", "schedule",
             "warmup_steps", "max_steps", "pretrain_steps", "model")
     changed = [k for k in keys if old.get(k) != getattr(cfg, k)]
     if changed and dist_utils.is_main():

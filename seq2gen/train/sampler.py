@@ -63,19 +63,51 @@ class MixtureSampler:
         self._orders = [self._order(i) for i in range(len(self.tasks))]
 
 
-def mixture_rates(rates, train_sizes: dict[str, int], exclude: str | None = None) -> dict[str, float]:
-    """Resolve ``rates`` ("proportional" | "uniform" | dict) over the tasks that have a train split."""
-    if isinstance(rates, dict):
-        unknown = [t for t in rates if t not in train_sizes]
-        if unknown:
-            raise InputError(f"rates name tasks without data: {unknown}", hint=f"tasks: {sorted(train_sizes)}")
-        return {t: float(r) for t, r in rates.items()}
-    tasks = [t for t in train_sizes if t != exclude]
-    if not tasks:
-        raise InputError("no training tasks in the datasets")
-    if rates == "uniform":
-        return {t: 1.0 for t in tasks}
-    return {t: float(train_sizes[t]) for t in tasks}
+def mixture_rates(rates, train_sizes: dict[str, int], exclude: str | None = None, mixture=None) -> dict[str, float]:
+    """Sampling rates for the mixture stage, always through ``seq2gen.tasks.Mixture.rates`` (one definition).
+
+    ``mixture``: a ``Mixture`` (from ``task_templates/mixtures/*.yaml``: proportional / temperature with a cap /
+    uniform / fixed); otherwise ``rates`` = "proportional" | "uniform" | {task: rate} over the tasks that have a
+    train split (``exclude``, the pre-training task, is left out of the string forms).
+    """
+    from seq2gen.tasks.mixture import Mixture
+    if mixture is None:
+        if isinstance(rates, dict):
+            unknown = [t for t in rates if t not in train_sizes]
+            if unknown:
+                raise InputError(f"rates name tasks without data: {unknown}", hint=f"tasks: {sorted(train_sizes)}")
+            if not any(r > 0 for r in rates.values()):
+                raise InputError("no task has a positive rate")
+            mixture = Mixture(name="rates", tasks=list(rates), rate_type="fixed",
+                              fixed={t: float(r) for t, r in rates.items()})
+        else:
+            tasks = [t for t in train_sizes if t != exclude]
+            if not tasks:
+                raise InputError("no training tasks in the datasets")
+            mixture = Mixture(name=str(rates), tasks=tasks, rate_type=rates)
+    missing = [t for t in mixture.tasks if t not in train_sizes]
+    if missing:
+        raise InputError(f"mixture {mixture.name!r} names tasks without training data: {missing}", path=mixture.path,
+                         hint=f"tasks with data: {sorted(train_sizes)}")
+    return mixture.rates(train_sizes)
+
+
+def load_mixture(spec):
+    """A ``Mixture`` from a name in ``task_templates/mixtures/`` or a YAML path (``mixture:`` in the train YAML)."""
+    from pathlib import Path
+
+    from seq2gen.tasks.mixture import Mixture
+    from seq2gen.tasks.registry import DEFAULT_TEMPLATES_DIR
+    path = Path(spec)
+    if not path.suffix and not path.exists():
+        folder = DEFAULT_TEMPLATES_DIR / "mixtures"
+        path = folder / f"{spec}.yaml"
+        if not path.is_file():
+            known = sorted(p.stem for p in folder.glob("*.yaml"))
+            raise InputError(f"unknown mixture {str(spec)!r}", hint=f"known: {known} or a YAML path")
+    if not path.is_file():
+        raise InputError("mixture file not found", path=path)
+    return Mixture.from_yaml(path)
 
 
 class SubsetSampler(MixtureSampler):

@@ -28,40 +28,46 @@ def fetch_rows(views: dict, picks: list[tuple[str, int]], task_index: dict) -> l
     return rows
 
 
-def token_losses(engine, batch, weighting: str = "token"):
+def token_losses(engine, batch, weighting: str = "token", norm: float | None = None):
     """Per-example (loss sum, label tokens) from one forward pass, and the loss that is optimised.
 
-    ``weighting="token"``: the mean over every answer token of the batch (T5's usual loss), so a 68-token
-    span-corruption answer weighs 34x a one-token classification answer. ``"example"``: the mean over examples of
-    each example's token mean, so every prompt counts once whatever its answer length (docs/training.md).
+    ``weighting="token"``: every answer token weighs the same (T5's usual loss), so a 68-token span-corruption
+    answer weighs 34x a one-token classification answer. ``"example"``: each row's token mean, so every prompt counts
+    once whatever its answer length (docs/training.md). ``norm=None``: the mean over this batch's tokens (rows);
+    otherwise the sum divided by ``norm`` — the training loop passes the whole step's answer tokens (rows) over
+    grad_accum × world, so DeepSpeed's averaging over micro-steps and ranks yields the exact token mean of the step.
+    Everything returned stays on the device (no host sync).
     """
-    import torch
     import torch.nn.functional as F
     dev = dist_utils.device()
-    labels = batch["labels"].to(dev)
+    labels = batch["labels"].to(dev, non_blocking=True)
     dec_in = engine.module.prepare_decoder_input_ids_from_labels(labels=labels)
-    out = engine(input_ids=batch["input_ids"].to(dev), attention_mask=batch["attention_mask"].to(dev),
+    out = engine(input_ids=batch["input_ids"].to(dev, non_blocking=True),
+                 attention_mask=batch["attention_mask"].to(dev, non_blocking=True),
                  decoder_input_ids=dec_in, use_cache=False)
     logits = out.logits.float()
     tok = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100, reduction="none")
     ex_sum = tok.view(labels.shape).sum(1)
     ex_tok = (labels != -100).sum(1)
     if weighting == "example":
-        loss = (ex_sum / ex_tok.clamp(min=1)).mean()
+        per_row = ex_sum / ex_tok.clamp(min=1)
+        loss = per_row.mean() if norm is None else per_row.sum() / norm
     else:
-        loss = ex_sum.sum() / ex_tok.sum().clamp(min=1)
-    return loss, ex_sum.detach().cpu(), ex_tok.cpu()
+        loss = ex_sum.sum() / (ex_tok.sum().clamp(min=1) if norm is None else norm)
+    return loss, ex_sum.detach(), ex_tok
 
 
 def eval_losses(engine, datasets, cfg, tasks, collate, world, rank) -> dict:
     """Teacher-forced validation loss per task (token mean) on the first ``eval_examples`` rows.
 
-    Every rank runs the same number of forward passes (needed under ZeRO-3); padding rows get weight 0.
+    Every rank runs the same number of forward passes (needed under ZeRO-3); padding rows get weight 0. Sums stay
+    on the device and are reduced there (NCCL cannot reduce CPU tensors); one host read at the end.
     """
     import torch
     if not cfg.eval_examples:
         return {}
-    sums = torch.zeros(2 * len(tasks), dtype=torch.float64)
+    dev = dist_utils.device()
+    sums = torch.zeros(2 * len(tasks), dtype=torch.float64, device=dev)
     engine.eval()
     with torch.no_grad():
         for i, task in enumerate(tasks):
@@ -75,11 +81,12 @@ def eval_losses(engine, datasets, cfg, tasks, collate, world, rank) -> dict:
             weights = [1.0] * len(mine) + [0.0] * (per_rank - len(mine))
             mine += [0] * (per_rank - len(mine))
             for lo in range(0, per_rank, cfg.micro_batch_size):
-                idx, w = mine[lo:lo + cfg.micro_batch_size], torch.tensor(weights[lo:lo + cfg.micro_batch_size])
+                idx = mine[lo:lo + cfg.micro_batch_size]
+                w = torch.tensor(weights[lo:lo + cfg.micro_batch_size], dtype=torch.float64, device=dev)
                 _, ex_sum, ex_tok = token_losses(engine, collate(_take(split, idx)))
-                sums[i] += float((ex_sum * w).sum())
-                sums[len(tasks) + i] += float((ex_tok * w).sum())
+                sums[i] += (ex_sum.double() * w).sum()
+                sums[len(tasks) + i] += (ex_tok.double() * w).sum()
     engine.train()
-    dist_utils.all_reduce_sum(sums)
+    s = dist_utils.all_reduce_sum(sums).tolist()
     n = len(tasks)
-    return {f"val_loss/{t}": sums[i].item() / sums[n + i].item() for i, t in enumerate(tasks) if sums[n + i] > 0}
+    return {f"val_loss/{t}": s[i] / s[n + i] for i, t in enumerate(tasks) if s[n + i] > 0}
