@@ -35,7 +35,7 @@ def registry(tokenizer):
 
 def _copy(worlds, tmp_path, which="encode") -> Path:
     d = tmp_path / which
-    shutil.copytree(worlds / which, d, ignore=shutil.ignore_patterns(".seq2gen_cache"))
+    shutil.copytree(worlds / which, d)
     return d
 
 
