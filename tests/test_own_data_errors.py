@@ -291,6 +291,10 @@ def test_multisample_vcf_with_indels(tmp_path):
                                                                    [10, 11, "G", "A"]]
     (tmp_path / "b.vcf").write_text(head + body.replace("\tCGT\tC\t", "\tCGA\tC\t"))
     located(lambda: read_vcf(tmp_path / "b.vcf", fasta=fa), "b.vcf", 3, "REF does not match r.fa at chr1:2")
+    (tmp_path / "e.vcf").write_text(head + body.replace("chr1\t", "1\t"))          # Ensembl names, FASTA's chr1
+    located(lambda: read_vcf(tmp_path / "e.vcf", fasta=fa), "e.vcf", 3, "contig '1' is not in r.fa")
+    ens = read_vcf(tmp_path / "e.vcf", fasta=fa, aliases={"1": "chr1"})            # REF checked on chr1
+    assert ens["chrom"].tolist() == ["chr1"] * 3 and ens["ref"].tolist() == df["ref"].tolist()
     (tmp_path / "f.vcf").write_text(head.replace("FORMAT\t", "") + body)
     located(lambda: read_vcf(tmp_path / "f.vcf"), "f.vcf", 2, "FORMAT and then at least one sample column")
 

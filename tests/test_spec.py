@@ -35,7 +35,7 @@ def registry(tokenizer):
 
 def _copy(worlds, tmp_path, which="encode") -> Path:
     d = tmp_path / which
-    shutil.copytree(worlds / which, d, ignore=shutil.ignore_patterns(".seq2gen_cache"))
+    shutil.copytree(worlds / which, d)
     return d
 
 
@@ -102,7 +102,11 @@ def test_encode_world_builds_with_every_convention_reported(worlds, registry, to
     assert ex["genes matched exactly"] == 0 and ex["genes matched ignoring the Ensembl version"] > 20
     assert ex["table rows with no annotated gene"] == 0
     assert inputs["peaks"]["sites after merging overlaps"] < inputs["peaks"]["peaks read"]
-    assert (d / ".seq2gen_cache").is_dir()                                  # the decompressed FASTA lives there
+    assert (d / "genome.fa.gz.gzi").is_file() and not (d / ".seq2gen_cache").exists()   # bgzip read in place
+    from seq2gen.data.specworld import SpecWorld
+    (d / "genome.fa.gz").write_bytes(gzip.compress(gzip.decompress((d / "genome.fa.gz").read_bytes())))
+    with pytest.raises(InputError, match=r"genome.fa.gz: plain-gzip FASTA .*bgzip"):   # one behaviour: refused
+        SpecWorld(d / "data_spec.yaml").fasta
 
 
 # ---------------------------------------------------------------------------------------------- spec errors
@@ -189,11 +193,13 @@ def test_expression_columns_and_ids(worlds, tmp_path):
     d = _copy(worlds, tmp_path)
     lines = (d / "expression.gct").read_text().splitlines()
     (d / "expression.gct").write_text("\n".join(lines[:-1]) + "\n")              # one gene row lost
-    with pytest.raises(InputError, match=r"expression.gct:2: GCT line 2 declares \d+ genes, the file has"):
+    n = len(lines) - 3                                                              # genes declared on line 2
+    cut = rf"expression.gct:2: GCT declares {n} rows × 5 columns, the table has {n - 1} × 5"
+    with pytest.raises(InputError, match=cut):
         SpecWorld(d / "data_spec.yaml").expression
     bad = lines[:4] + [lines[4].rsplit("\t", 1)[0] + "\tn/a"] + lines[5:]
     (d / "expression.gct").write_text("\n".join(bad) + "\n")
-    with pytest.raises(InputError, match=r"expression.gct:5: column 'Kidney': value 'n/a' is not a finite"):
+    with pytest.raises(InputError, match=r"expression.gct:5: column 'Kidney': value is missing \('n/a'\)"):
         SpecWorld(d / "data_spec.yaml").expression
     dup = lines[:3] + [lines[3].replace("\t", ".7\t", 1)] + lines[3:]               # two versions of one gene
     dup[1] = f"{len(dup) - 3}\t5"
@@ -206,6 +212,9 @@ def test_expression_columns_and_ids(worlds, tmp_path):
         SpecWorld(d / "data_spec.yaml").expression
     _edit(d / "data_spec.yaml", expression={"file": "expression.gct", "columns": {"Lung - Left": "lung"}})
     assert list(SpecWorld(d / "data_spec.yaml").expression.columns) == ["liver", "heart", "brain", "lung", "kidney"]
+    _edit(d / "data_spec.yaml", expression={"file": "expression.gct", "format": "tsv"})
+    with pytest.raises(InputError, match=r"expression.gct:1: expression.format is tsv, but the file is a GCT"):
+        SpecWorld(d / "data_spec.yaml").expression
 
 
 def test_variant_effects_from_a_side_table(worlds, tmp_path):

@@ -19,7 +19,7 @@ COLUMNS = ("chrom", "pos", "ref", "alt", "variant_id", "tissue", "effect")
 def read_effect_table(path: Path, tissues: list[str], aliases) -> pd.DataFrame:
     """``key`` (``chrom:pos:ref:alt`` in the FASTA's chromosome names), ``tissue``, ``effect``; rows of tissues
     outside ``tissues`` are dropped. ``aliases(names, what) → {file name: FASTA name}``."""
-    from seq2gen.data.realfiles import tissue_key
+    from seq2gen.vocab.extend import token_name as tissue_key
     from seq2gen.genome.io import data_lines, first_bad, parse_table, read_text
     lines, lineno = data_lines(read_text(path), skip_prefixes=("#",))
     if len(lines) < 2:

@@ -17,7 +17,7 @@ import pandas as pd
 from seq2gen.errors import InputError
 
 TOP_KEYS = ("name", "genome", "annotation", "samples", "expression", "variants", "splits", "aliases", "tissues",
-            "chromosomes", "cache_dir")
+            "chromosomes")
 SUB_KEYS = {"genome": ("fasta",), "annotation": ("file", "gene_types"),
             "samples": ("sheet", "peaks", "signal", "consensus"), "expression": ("file", "format", "columns"),
             "variants": ("file", "effect"), "splits": ("train", "validation", "test")}
@@ -96,7 +96,6 @@ class DataSpec:
     aliases: str | dict[str, str] = "auto"
     tissues: list[str] | None = None
     chromosomes: str | list[str] = "primary"
-    cache_dir: Path | None = None
 
     @property
     def dir(self) -> Path:
@@ -142,7 +141,7 @@ def load_spec(path: str | os.PathLike) -> DataSpec:
         spec.expression_columns = {str(k): str(v) for k, v in cols.items()}
     if "variants" in raw:
         _variants(spec, _mapping(raw["variants"], where, "variants", "file"), base, where)
-    _options(spec, raw, base, where)
+    _options(spec, raw, where)
     return spec
 
 
@@ -189,7 +188,7 @@ def _variants(spec: DataSpec, v: dict, base: Path, where) -> None:
         spec.effect_table = _file(base, eff["table"], where, "variants.effect.table")
 
 
-def _options(spec: DataSpec, raw: dict, base: Path, where) -> None:
+def _options(spec: DataSpec, raw: dict, where) -> None:
     aliases = raw.get("aliases", "auto")
     if aliases in ("auto", "none"):
         spec.aliases = aliases
@@ -201,8 +200,6 @@ def _options(spec: DataSpec, raw: dict, base: Path, where) -> None:
         spec.tissues = _names(raw["tissues"], where, "tissues")
     ch = raw.get("chromosomes", "primary")
     spec.chromosomes = ch if ch in ("primary", "all") else _names(ch, where, "chromosomes")
-    cache = raw.get("cache_dir", ".seq2gen_cache")
-    spec.cache_dir = Path(cache) if Path(str(cache)).is_absolute() else base / str(cache)
 
 
 # ---------------------------------------------------------------------------------------------- sample sheet

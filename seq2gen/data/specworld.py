@@ -2,9 +2,10 @@
 
 It has ``WorldData``'s interface (``genes``, ``transcript_exons``, ``peaks``, ``expression``, ``variants``,
 ``bigwig(tissue)``, ``fetch``, ``contigs``, ``splits``, ``tissues``), so every task template renders on a user's
-files unchanged. Everything is read lazily, once, with the strict ``seq2gen.genome`` readers; chromosome names are
-brought to the FASTA's spelling (``aliases``), and every rename, reconciliation and exclusion is counted in
-``.report`` (written to ``data_config.json`` as ``inputs``), never applied silently.
+files unchanged. Everything is read lazily, once, with the strict ``seq2gen.genome`` readers (a bgzip FASTA in
+place, GTEx GCT, multi-sample VCF); chromosome names are brought to the FASTA's spelling (``genome.aliases``), and
+every rename, gene-id reconciliation and exclusion is counted in ``.report`` (written to ``data_config.json`` as
+``inputs``), never applied silently.
 """
 from __future__ import annotations
 
@@ -19,13 +20,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seq2gen.data import realfiles as rf
 from seq2gen.data.spec import DataSpec, Select, load_spec, read_sample_sheet
 from seq2gen.errors import InputError
 from seq2gen.tasks.worlddata import WorldData, merge_intervals
+from seq2gen.vocab.extend import token_name as tissue_key   # GTEx/ENCODE spelling ("Brain - Cortex") → token name
 
 log = logging.getLogger(__name__)
-PRIMARY = re.compile(r"(\d+|X|Y|M|W|Z)")
+#: the primary assembly by name, in either naming style (chr1 / 1, chrM / MT)
+PRIMARY = re.compile(r"(?:[Cc][Hh][Rr])?(\d+|X|Y|M|MT|W|Z)")
 N_CHUNK = 8_000_000
 
 
@@ -65,17 +67,26 @@ class SpecWorld(WorldData):
     def _explicit(self) -> dict[str, str]:
         return self.spec.aliases if isinstance(self.spec.aliases, dict) else {}
 
-    def _aliases(self, names, what: str) -> dict[str, str]:
-        mapping = rf.detect_aliases(list(self.fasta.contigs), list(names), self._explicit,
-                                    auto=self.spec.aliases != "none")
+    def _rename(self, names, path=None) -> dict[str, str]:
+        """File name → FASTA name for the names that differ (``aliases: none``: none). Names no rule maps are left
+        for the caller's contig check to report; two names onto one FASTA name are an error naming ``path``."""
+        if self.spec.aliases == "none":
+            return {}
+        from seq2gen.genome.aliases import detect_aliases
+        return detect_aliases(list(names), self.fasta.contigs, extra=self._explicit, path=path).renamed
+
+    def _aliases(self, names, what: str, path=None) -> dict[str, str]:
+        mapping = self._rename(names, path)
         if mapping:
             self.report.setdefault("chromosome aliases", {})[what] = dict(sorted(mapping.items()))
         return mapping
 
     @cached_property
     def fasta(self):
+        """Plain, or bgzip read in place (``.fai`` + ``.gzi`` built beside it); plain gzip is ``Fasta``'s located
+        error with the ``bgzip`` command (docs/conventions.md)."""
         from seq2gen.genome import Fasta
-        return Fasta(rf.plain_fasta(self.spec.genome, self.spec.cache_dir), validate=self._validate)
+        return Fasta(self.spec.genome, validate=self._validate)
 
     @cached_property
     def contigs(self) -> dict[str, int]:
@@ -85,7 +96,7 @@ class SpecWorld(WorldData):
         if want == "all":
             keep = list(every)
         elif want == "primary":
-            keep = [c for c in every if PRIMARY.fullmatch(rf.canonical_chrom(c))]
+            keep = [c for c in every if PRIMARY.fullmatch(c)]
         else:
             keep = self._to_fasta(want, "chromosomes")
         if not keep:
@@ -95,7 +106,7 @@ class SpecWorld(WorldData):
         return {c: every[c] for c in keep}
 
     def _to_fasta(self, names: list[str], key: str) -> list[str]:
-        mapping = rf.detect_aliases(list(self.fasta.contigs), names, self._explicit, self.spec.aliases != "none")
+        mapping = self._rename(names, self.spec.path)
         out = []
         for n in names:
             c = mapping.get(n, n)
@@ -127,7 +138,7 @@ class SpecWorld(WorldData):
 
     def _resolve_tissues(self) -> list[str]:
         if self.spec.tissues is not None:
-            names = [rf.tissue_key(t) for t in self.spec.tissues]
+            names = [tissue_key(t) for t in self.spec.tissues]
         elif self.spec.sheet is not None:
             names = list(dict.fromkeys(self.sheet["tissue"]))
         elif self.spec.expression is not None:
@@ -170,7 +181,7 @@ class SpecWorld(WorldData):
         df = reader(path)
         if df.empty:
             return df
-        mapping = self._aliases(pd.unique(df["chrom"]), what)
+        mapping = self._aliases(pd.unique(df["chrom"]), what, path=path)
         every = self.fasta.contigs
         ext = {**every, **{k: every[v] for k, v in mapping.items()}}
         length = df["chrom"].map(ext)
@@ -203,7 +214,7 @@ class SpecWorld(WorldData):
         if self.spec.sheet is None:
             self._fail("samples", "the spec has no sample sheet", hint="add samples: samples.tsv")
         df = read_sample_sheet(self.spec.sheet)
-        return df.assign(tissue=df["cell_type"].map(rf.tissue_key))
+        return df.assign(tissue=df["cell_type"].map(tissue_key))
 
     def _samples(self, kind: str, select: Select, key: str) -> dict[str, pd.Series]:
         """Sheet rows of one file kind (± assay/target filter) → tissue → row; two rows for a tissue is an error."""
@@ -266,14 +277,14 @@ class SpecWorld(WorldData):
             row = self._samples("bigwig", self.spec.signal, "signal").get(tissue)
             if row is None:
                 self._fail("tissues", f"{tissue!r} is not one of the spec's tissues {self.tissues}")
+            from seq2gen.genome.bigwig import check_bigwig_contigs
             bw = BigWig(row["file"])
-            back = {v: k for k, v in self._aliases(list(bw.chroms), row["file"].name).items()}
-            aliased = rf.AliasedBigWig(bw, back)
-            missing = [c for c in self.contigs if c not in aliased.chroms]
-            if missing:      # reading them as zeros would silently bias every target there
-                raise InputError(f"chromosome(s) {', '.join(missing[:5])} of the FASTA are not in this bigWig",
-                                 path=bw.path, hint="restrict `chromosomes:` in the spec or write every chromosome")
-            self._bw[tissue] = aliased
+            mapping = self._aliases(list(bw.file_chroms), row["file"].name, path=bw.path)
+            if mapping:
+                bw.close()
+                bw = BigWig(row["file"], aliases=mapping)
+            check_bigwig_contigs(bw, self.contigs)   # a missing chromosome would read as zeros, another build shifted
+            self._bw[tissue] = bw
         return self._bw[tissue]
 
     @cached_property
@@ -282,15 +293,15 @@ class SpecWorld(WorldData):
         path, fmt = self.spec.expression, self.spec.expression_format
         if path is None:
             self._fail("expression", "the spec names no expression table")
-        if fmt == "auto":
+        from seq2gen.genome import read_expression
+        if fmt != "auto":                    # read_expression tells a GCT by its first line; a stated format must agree
             from seq2gen.genome.io import read_bytes
-            fmt = "gct" if read_bytes(path)[:3] == b"#1." else "tsv"
-        if fmt == "gct":
-            table = rf.read_gct(path)
-        else:
-            from seq2gen.genome import read_expression
-            table = read_expression(path)
-        names = [self.spec.expression_columns.get(c, rf.tissue_key(c)) for c in table.columns]
+            is_gct = read_bytes(path)[:3] == b"#1."
+            if is_gct != (fmt == "gct"):
+                raise InputError(f"expression.format is {fmt}, but the file {'is' if is_gct else 'is not'} a GCT "
+                                 "(line 1 '#1.2')", path=path, line=1, hint="set expression.format: auto")
+        table = read_expression(path)
+        names = [self.spec.expression_columns.get(c, tissue_key(c)) for c in table.columns]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise InputError(f"columns {[c for c, n in zip(table.columns, names) if n in dup]} all read as tissue "
@@ -305,10 +316,42 @@ class SpecWorld(WorldData):
             raise InputError(f"no expression column for tissue(s) {missing}; columns read as: "
                              f"{', '.join(table.columns[:10])}", path=self.spec.expression,
                              hint="map them with expression.columns in the spec, or restrict `tissues:`")
-        report: dict = {}
-        out = rf.reconcile_gene_ids(table[self.tissues], self.genes["gene_id"], self.spec.expression, report)
-        self.report["expression"] = report
-        return out
+        return self._by_annotation_id(table[self.tissues])
+
+    def _by_annotation_id(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Rows re-indexed by the annotation's gene ids (``genome.geneids`` rules: exact, else without the Ensembl
+        version), the counts in ``.report``. Rows naming no annotated gene (e.g. other ``gene_types``) are dropped
+        and counted; none matching, or two table rows onto one annotated gene, is an error."""
+        from seq2gen.genome.geneids import match_gene_ids
+        annot = pd.Series(self.genes["gene_id"].astype(str).unique())
+        m = match_gene_ids(table.index, annot)
+        if m.counts["ambiguous"]:
+            self._ambiguous_ids(table.index[~table.index.isin(list(m.mapping))], annot)
+        self.report["expression"] = {"genes matched exactly": m.counts["exact"],
+                                     "genes matched ignoring the Ensembl version": m.counts["version reconciled"],
+                                     "table rows with no annotated gene": m.counts["unmatched"],
+                                     "annotated genes with no table row": len(annot) - len(m.mapping)}
+        if not m.mapping:
+            raise InputError(f"no gene id of the expression table is in the annotation (table: {table.index[0]!r}…, "
+                             f"annotation: {annot.iat[0]!r}…)", path=self.spec.expression,
+                             hint="are both from the same species and release? gene ids, not symbols?")
+        return table.loc[list(m.mapping)].set_axis(pd.Index(list(m.mapping.values()), name="gene_id"))
+
+    def _ambiguous_ids(self, left: pd.Index, annot: pd.Series) -> None:
+        """Raise for the ids ``match_gene_ids`` called ambiguous: two table rows (two versions) onto one annotated
+        gene, or an annotation holding two versions of a table row's gene."""
+        from seq2gen.genome.geneids import strip_version
+        base, annot_base = strip_version(left), strip_version(annot)
+        clash = base[base.duplicated(keep=False) & base.isin(annot_base.to_numpy())]
+        if len(clash):
+            gene = annot[(annot_base == clash.iat[0]).to_numpy()].iat[0]
+            raise InputError(f"expression rows {list(left[(base == clash.iat[0]).to_numpy()])[:2]} both map to "
+                             f"annotated gene {gene!r}", path=self.spec.expression,
+                             hint="the table holds two versions of one gene; keep one")
+        dup = annot_base[annot_base.duplicated(keep=False) & annot_base.isin(base.to_numpy())]
+        raise InputError(f"the annotation has two versions of gene {dup.iat[0]}: "
+                         f"{list(annot[(annot_base == dup.iat[0]).to_numpy()])}", path=self.spec.annotation,
+                         hint="keep one annotation release")
 
     @cached_property
     def variants(self) -> pd.DataFrame:
@@ -318,9 +361,7 @@ class SpecWorld(WorldData):
         if path is None:
             self._fail("variants", "the spec names no VCF")
         names = {ln.split("\t", 1)[0] for ln in read_text(path).splitlines() if ln and not ln.startswith("#")}
-        mapping = self._aliases(sorted(names), path.name)
-        v = read_vcf(path, fasta=rf.AliasedFasta(self.fasta, mapping))
-        v = v.assign(chrom=v["chrom"].map(lambda c: mapping.get(c, c)))
+        v = read_vcf(path, fasta=self.fasta, aliases=self._aliases(sorted(names), path.name, path=path))
         keep = v["chrom"].isin(self.contigs).to_numpy()
         if not keep.all():
             self.report.setdefault("rows on contigs not used", {})[path.name] = int((~keep).sum())

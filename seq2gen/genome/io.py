@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 
 import numpy as np
 import pandas as pd
 
-from seq2gen.errors import InputError
 from seq2gen.utils.io import (GZIP_MAGIC, atomic_path, atomic_write, decode_utf8, read_bytes,  # noqa: F401
-                              read_text)   # re-exported: the readers' and writers' plumbing lives in seq2gen.utils.io
+                              read_text, read_yaml_mapping)   # re-exported: the plumbing lives in seq2gen.utils.io
 
 
 def data_lines(text: str, skip_prefixes: tuple[str, ...] = ("#",), stop_at: str | None = None
@@ -74,17 +72,3 @@ def first_bad(mask: np.ndarray | pd.Series) -> int | None:
     return int(idx[0]) if idx.size else None
 
 
-def read_yaml_mapping(path: str | os.PathLike, what: str) -> dict:
-    """A YAML file whose top level must be a mapping (``what`` names it in the error), with the YAML error's line.
-
-    One definition for the config-style YAML files (data specs; task templates and train configs can share it)."""
-    import yaml
-    try:
-        data = yaml.safe_load(read_text(path)) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", path=path,
-                         line=None if mark is None else mark.line + 1) from None
-    if not isinstance(data, dict):
-        raise InputError(f"{what} must be a YAML mapping", path=path)
-    return data

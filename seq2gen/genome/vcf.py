@@ -94,11 +94,14 @@ def _parse_info(info: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(out, index=info.index)
 
 
-def read_vcf(path: str | os.PathLike, fasta=None, on_error: str = "raise") -> pd.DataFrame:
+def read_vcf(path: str | os.PathLike, fasta=None, on_error: str = "raise",
+             aliases: dict[str, str] | None = None) -> pd.DataFrame:
     """VCF (plain or gzip) → ``chrom, start, end, pos, id, ref, alt, qual, filter, info_*``.
 
     ``start/end`` are 0-based half-open over REF; ``pos`` is the file's 1-based POS. Only biallelic SNVs and indels
     of ≤ 50 bp over A/C/G/T/N are accepted. With ``fasta`` (a ``Fasta``), contigs and REF are checked against it.
+    ``aliases`` (file name → FASTA name, e.g. ``detect_aliases(...).renamed``): records come back, and are checked,
+    under the FASTA's names (a VCF saying ``1`` against a FASTA saying ``chr1``).
     Genotype columns (FORMAT + samples) are not read; their names are in ``df.attrs["samples"]``.
     """
     if on_error not in ("raise", "skip"):
@@ -140,7 +143,7 @@ def read_vcf(path: str | os.PathLike, fasta=None, on_error: str = "raise") -> pd
            f"ALT {len(alt.iat[i])} bp)", "only SNVs and short indels are supported")
     qual = pd.to_numeric(raw[5].where(raw[5] != "."), errors="coerce")
     t.flag("bad QUAL", qual.isna() & (raw[5] != "."), lambda i: f"QUAL must be a number or '.', got {raw[5].iat[i]!r}")
-    chrom = raw[0]
+    chrom = raw[0].map(aliases).fillna(raw[0]) if aliases else raw[0]
     start = pos - 1
     end = start + ref.str.len().to_numpy()
     if fasta is not None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from seq2gen.errors import InputError
 from seq2gen.tasks.schema import (FAMILIES, QuantizerSpec, SourceSpec, Window, _fail, check_structure,  # noqa: F401
                                   parse_fields)
-from seq2gen.utils.io import read_yaml
+from seq2gen.utils.io import read_yaml_mapping
 
 
 @dataclass
@@ -94,9 +94,7 @@ class Task:
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Task":
         path = Path(path)
-        d = read_yaml(path)
-        if not isinstance(d, dict):
-            raise InputError("a task template must be a mapping (name: …, family: …)", path=path)
+        d = read_yaml_mapping(path, "a task template (name: …, family: …)")
         return cls.from_dict(d, where=str(path))
 
     @classmethod

@@ -116,10 +116,8 @@ def load_train_config(path: str | os.PathLike | dict | None = None, overrides=No
         where = Path(path)
         if not where.is_file():
             raise InputError("train config not found", path=where)
-        from seq2gen.utils.io import read_yaml
-        data = read_yaml(where) or {}
-        if not isinstance(data, dict):
-            raise InputError("a train config must be a YAML mapping", path=where)
+        from seq2gen.utils.io import read_yaml_mapping
+        data = read_yaml_mapping(where, "a train config")
     for key in data:
         if key not in _fields():
             raise _unknown(key, where)

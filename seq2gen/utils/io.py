@@ -65,6 +65,17 @@ def read_yaml(path: str | os.PathLike):
                          line=None if mark is None else mark.line + 1) from None
 
 
+def read_yaml_mapping(path: str | os.PathLike, what: str) -> dict:
+    """``read_yaml`` for config-style files (data specs, task templates, train configs): an empty file is ``{}``,
+    a top level other than a mapping is an error naming ``what``."""
+    data = read_yaml(path)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(f"{what} must be a YAML mapping", path=path)
+    return data
+
+
 def fsync_path(path: str | os.PathLike) -> None:
     """Flush a closed file's data to disk (for files written by libraries that only take a name)."""
     fd = os.open(path, os.O_RDONLY)

@@ -122,7 +122,7 @@ def to_encode_style(out: Path, manifest: dict) -> dict:
             "expression": {"file": "expression.gct"},
             "variants": {"file": "variants.vcf.gz", "effect": {"info": "EFFECT_{tissue}"}},
             "splits": {"train": "rest", "validation": [ensembl(c) for c in s["validation"]], "test": s["test"]},
-            "aliases": "auto", "cache_dir": ".seq2gen_cache"}
+            "aliases": "auto"}
     _yaml(out / SPEC, spec, "# Written by seq2gen.world --style encode (docs/own-data.md).\n")
     new = dict(manifest, style="encode", files={"genome": "genome.fa.gz", "genes": "gencode.gtf",
                                                 "peaks_by_tissue": peak_files, "expression": "expression.gct",
