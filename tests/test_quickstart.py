@@ -92,7 +92,10 @@ def test_zero_shot_only_after_span_corruption(tmp_path):
     cases = [({"rates": {"promoter": 1.0, "span_corruption": 0.5}}, True),
              ({"rates": {"promoter": 1.0, "span_corruption": 0.0}}, False),
              ({"rates": {"promoter": 1.0}, "pretrain_task": "span_corruption", "pretrain_steps": 10}, True),
-             ({"rates": {"promoter": 1.0}, "pretrain_task": "span_corruption", "pretrain_steps": 0}, False)]
+             ({"rates": {"promoter": 1.0}, "pretrain_task": "span_corruption", "pretrain_steps": 0}, False),
+             ({"rates": "proportional", "pretrain_task": None}, True),           # every task, span corruption too
+             ({"rates": "uniform", "pretrain_task": "span_corruption", "pretrain_steps": 0}, False),
+             ({"rates": "proportional", "mixture": "all"}, False)]               # all.yaml: supervised tasks only
     for cfg, expected in cases:
         (tmp_path / "train_config.yaml").write_text(yaml.safe_dump(cfg))
         assert trained_pretrain(m) is expected, cfg

@@ -234,10 +234,27 @@ def trained_pretrain(m) -> bool:
     if not pretrain or cfg is None or not cfg.is_file():
         return bool(pretrain)
     tc = yaml.safe_load(cfg.read_text()) or {}
-    names = {n for n, r in (tc.get("rates") or {}).items() if r}
+    names = _mixture_tasks(tc, {t.name for t in m.registry})
     if tc.get("pretrain_task") and tc.get("pretrain_steps"):
         names.add(tc["pretrain_task"])
     return bool(names & pretrain)
+
+
+def _mixture_tasks(tc: dict, known: set[str]) -> set[str]:
+    """Tasks the mixture stage of a saved train config drew from: a ``mixture:`` file's tasks, the positive entries
+    of a ``rates:`` mapping, or (``proportional`` / ``uniform``) every task of the model but the pre-training one."""
+    if tc.get("mixture"):
+        from seq2gen.train.sampler import load_mixture
+        try:
+            return set(load_mixture(tc["mixture"]).tasks)
+        except InputError as exc:
+            log.warning("train_config.yaml names mixture %r, which cannot be read here (%s): counting every "
+                        "task of the model as trained", tc["mixture"], exc)
+            return set(known)
+    rates = tc.get("rates") or "proportional"
+    if isinstance(rates, dict):
+        return {n for n, r in rates.items() if r}
+    return set(known) - {tc.get("pretrain_task")}
 
 
 def _methods(m, methods, task, delta_task: str = "expression") -> tuple[str, ...]:
