@@ -51,18 +51,37 @@ class VariantRequest(BaseModel):
                                                                      "value; 'zero_shot': log p(ALT) − log p(REF)")
 
 
+class Limits:
+    """The request limits of one server, and the 413 errors that enforce them."""
+
+    def __init__(self, max_length: int, max_batch: int, max_vcf_records: int):
+        self.max_length, self.max_batch, self.max_vcf_records = max_length, max_batch, max_vcf_records
+
+    def too_many(self, n: int, what: str) -> None:
+        if n > self.max_batch:
+            raise HTTPException(413, f"{n} {what} in one request; this server takes at most {self.max_batch} "
+                                     "(max_batch): split the request")
+
+    def too_long(self, n: int, i: int, what: str) -> None:
+        if n > self.max_length:
+            raise HTTPException(413, f"{what} {i} has {n} characters; this server accepts at most "
+                                     f"{self.max_length} (max_length)")
+
+    def as_dict(self) -> dict:
+        return {"max_length": self.max_length, "max_batch": self.max_batch, "max_vcf_records": self.max_vcf_records}
+
+
 def create_app(model_or_dir, max_length: int = 8192, max_batch: int = 64, fasta=None,
                max_vcf_records: int = 100_000, device: str = "cpu", dtype: str = "float32") -> FastAPI:
     """A FastAPI app serving one model (a ``Seq2Gen`` or a model directory)."""
     from seq2gen.infer import Seq2Gen
-    from seq2gen.infer.variants import _check_alleles as check_alleles
-    from seq2gen.vocab.dna import normalise
+    from seq2gen.interpret.routes import add_explain_routes
     model = model_or_dir if isinstance(model_or_dir, Seq2Gen) else Seq2Gen.from_pretrained(
         model_or_dir, device=device, dtype=dtype)
     if fasta is not None:
         from seq2gen.genome import Fasta
         model.fasta = fasta if hasattr(fasta, "fetch") else Fasta(fasta)
-    lock = threading.Lock()
+    lock, limits = threading.Lock(), Limits(max_length, max_batch, max_vcf_records)
     app = FastAPI(title="seq2gen", version="1", description="Genomics as text-to-text: prompts in, constrained "
                   "answers out. Limits: sequences ≤ %d bases, ≤ %d items per request." % (max_length, max_batch))
 
@@ -70,16 +89,15 @@ def create_app(model_or_dir, max_length: int = 8192, max_batch: int = 64, fasta=
     async def _input_error(request: Request, exc: InputError):
         return JSONResponse(status_code=422, content={"detail": str(exc)})
 
-    def too_many(n: int, what: str) -> None:
-        if n > max_batch:
-            raise HTTPException(413, f"{n} {what} in one request; this server takes at most {max_batch} "
-                                     "(max_batch): split the request")
+    _add_info_routes(app, model, limits)
+    _add_predict_routes(app, model, lock, limits)
+    _add_score_vcf_route(app, model, lock, limits)
+    add_explain_routes(app, model, lock, max_length)
+    app.state.model = model
+    return app
 
-    def too_long(n: int, i: int, what: str) -> None:
-        if n > max_length:
-            raise HTTPException(413, f"{what} {i} has {n} characters; this server accepts at most {max_length} "
-                                     "(max_length)")
 
+def _add_info_routes(app: FastAPI, model, limits: Limits) -> None:
     @app.get("/health", summary="Liveness and model summary")
     def health() -> dict:
         return {"status": "ok", "model": model.source, "device": str(model.device),
@@ -95,14 +113,18 @@ def create_app(model_or_dir, max_length: int = 8192, max_batch: int = 64, fasta=
                         "window": {"length": t.window.length, "anchor_offset": t.window.before,
                                    "centre": t.window.centre},
                         "tissues": model.task_tissues(t.name)})
-        return {"tasks": out, "tissues": model.tissues or model.vocab.tissues,
-                "limits": {"max_length": max_length, "max_batch": max_batch, "max_vcf_records": max_vcf_records}}
+        return {"tasks": out, "tissues": model.tissues or model.vocab.tissues, "limits": limits.as_dict()}
+
+
+def _add_predict_routes(app: FastAPI, model, lock, limits: Limits) -> None:
+    from seq2gen.infer.variants import _check_alleles as check_alleles
+    from seq2gen.vocab.dna import normalise
 
     @app.post("/predict", summary="Answers for raw prompts (grammar-constrained, batched)")
     def predict(req: PredictRequest) -> dict:
-        too_many(len(req.prompts), "prompts")
+        limits.too_many(len(req.prompts), "prompts")
         for i, p in enumerate(req.prompts):
-            too_long(len(p), i, "prompt")
+            limits.too_long(len(p), i, "prompt")
             if not p.strip():
                 raise HTTPException(422, f"prompt {i} is empty: a prompt starts with a task token, e.g. "
                                          "'<task:promoter> <dna> ACGT… </dna>' (GET /tasks lists them)")
@@ -113,9 +135,9 @@ def create_app(model_or_dir, max_length: int = 8192, max_batch: int = 64, fasta=
 
     @app.post("/variant-effect", summary="Effect of ALT vs REF (variant task and/or zero-shot likelihood ratio)")
     def variant_effect(req: VariantRequest) -> dict:
-        too_many(len(req.variants), "variants")
+        limits.too_many(len(req.variants), "variants")
         for i, v in enumerate(req.variants):       # checked before the model lock: bad input fails fast
-            too_long(len(v.sequence), i, "sequence")
+            limits.too_long(len(v.sequence), i, "sequence")
             normalise(v.sequence, model.tokenizer.norm_lut, where=f"sequence of variant {i}")
             check_alleles(v.sequence, v.offset, v.ref, v.alt, i)
         seqs = [v.sequence for v in req.variants]
@@ -132,6 +154,8 @@ def create_app(model_or_dir, max_length: int = 8192, max_batch: int = 64, fasta=
                     r["llr"] = float(s)
         return {"results": results}
 
+
+def _add_score_vcf_route(app: FastAPI, model, lock, limits: Limits) -> None:
     @app.post("/score-vcf", summary="Score an uploaded VCF against the server's reference genome (TSV back)",
               response_class=Response)
     def score_vcf(file: UploadFile = File(..., description="VCF (plain text)"),
@@ -152,10 +176,10 @@ def create_app(model_or_dir, max_length: int = 8192, max_batch: int = 64, fasta=
                 raise HTTPException(422, f"the uploaded VCF {name} is empty")
             try:         # errors name the upload and its line, not the server's temp folder
                 n = count_records(path)
-                if n > max_vcf_records:
+                if n > limits.max_vcf_records:
                     raise HTTPException(413, f"the VCF has {n} records; this server scores at most "
-                                             f"{max_vcf_records} per upload (max_vcf_records): split it or use "
-                                             "`seq2gen score-vcf`")
+                                             f"{limits.max_vcf_records} per upload (max_vcf_records): split it or "
+                                             "use `seq2gen score-vcf`")
                 with lock:
                     df = model.score_vcf(path, model.fasta, tissue or None,
                                          methods=tuple(x.strip() for x in methods.split(",") if x.strip()) or None)
@@ -163,11 +187,6 @@ def create_app(model_or_dir, max_length: int = 8192, max_batch: int = 64, fasta=
                 raise HTTPException(422, str(exc).replace(str(path), name)) from None
         return Response(df.to_csv(sep="\t", index=False, float_format="%.6g", lineterminator="\n"),
                         media_type="text/tab-separated-values")
-
-    from seq2gen.interpret.routes import add_explain_routes
-    add_explain_routes(app, model, lock, max_length)
-    app.state.model = model
-    return app
 
 
 def serve(model_dir, host: str = "127.0.0.1", port: int = 8000, **kw) -> None:  # pragma: no cover - blocking

@@ -325,7 +325,8 @@ def test_failed_hf_export_keeps_the_previous_one(tmp_path):
             Path(path).mkdir(parents=True)
             (Path(path) / "config.json").write_text("{}")
 
-    engine = SimpleNamespace(module=Module(), zero_optimization_stage=lambda: 0)
+    engine = SimpleNamespace(module=Module(), zero_optimization_stage=lambda: 0,      # an fp32 ZeRO-0 run
+                             bfloat16_enabled=lambda: False, fp16_enabled=lambda: False)
     old = tmp_path / "model"
     old.mkdir()
     (old / "config.json").write_text('{"old": 1}')

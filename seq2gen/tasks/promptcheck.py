@@ -107,7 +107,8 @@ class _Walk:
             n += got if isinstance(got, int) else 0
             self.i += 1
         if n == 0:
-            raise self.fail(f"expected DNA, got {'the end of the prompt' if self.peek() is None else self.peek()}")
+            got = "the end of the prompt" if self.peek() is None else self.peek()
+            raise self.fail(f"expected DNA, got {got}: a prompt holds exactly one non-empty <dna> … </dna> run")
         rule = _length_rule(self.task)
         if rule is not None:
             L, exact = rule

@@ -183,9 +183,9 @@ class Vocabulary:
             key = str(name)
         if key not in known:
             near = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
-            hint = ((f"did you mean {', '.join(near)}? " if near else "")
-                    + f"a new name: `seq2gen vocab add --{kind} {key}` (docs/own-data.md)")
-            raise InputError(f"unknown {kind} '{name}'", hint=hint)
+            guess = f" (did you mean {', '.join(near)}?)" if near else ""
+            raise InputError(f"unknown {kind} '{name}'{guess}",
+                             hint=f"a new name: `seq2gen vocab add --{kind} {key}`, docs/own-data.md")
         return f"<{kind}:{key}>"
 
     def task_token(self, name: str) -> str:
