@@ -123,7 +123,8 @@ def load_gue(name: str, root: str | os.PathLike | None = None, seed: int = 0, va
     dev_path, train_path = folder / "dev.csv.gz", folder / "train.csv.gz"
     if not dev_path.is_file():
         raise InputError("GUE task folder has no dev.csv.gz", path=folder,
-                         hint="set SEQ2GEN_REAL_DATA to the shared 'real' data folder, or pass root=")
+                         hint="set SEQ2GEN_REAL_DATA to the shared 'real' data folder, or pass --root "
+                              "(root= in Python)")
     dev = read_sequence_table(dev_path).assign(source="dev")
     if train_path.is_file():
         full = read_sequence_table(train_path).assign(source="train")
