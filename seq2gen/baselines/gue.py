@@ -35,6 +35,7 @@ import typer
 from seq2gen.errors import InputError
 from seq2gen.genome.tables import read_sequence_table, split_table
 from seq2gen.tasks.overlap import dedup as dedup_rows
+from seq2gen.utils.cli import run_command, usage_error
 
 log = logging.getLogger(__name__)
 
@@ -185,13 +186,13 @@ def run_cnn_baseline(name: str, budget_s: float | None = 300, max_steps: int | N
 
 def main(argv: list[str] | None = None) -> int:
     """The exit status (2 on bad input or usage); ``argv`` defaults to ``sys.argv[1:]``."""
-    from seq2gen.utils.cli import run_command
     return run_command(baseline_command, argv, prog="python -m seq2gen.baselines.gue",
                        help="Train the CNN baseline on one GUE task; print one JSON line of metrics on the held-out "
                             "split (GUE's dev split, deduplicated).")
 
 
 def baseline_command(
+    ctx: typer.Context,
     task: Optional[str] = typer.Option(None, "--task", help="GUE task name (see --list)"),
     budget_s: Optional[float] = typer.Option(None, "--budget-s", help="wall-clock budget in seconds (default 300 "
                                              "when --max-steps is not given)"),
@@ -211,8 +212,7 @@ def baseline_command(
             print(json.dumps(asdict(t)))
         return
     if not task:
-        import click
-        raise click.UsageError("--task is required (or --list)")
+        raise usage_error("--task is required (or --list)", ctx)
     import torch
 
     torch.set_num_threads(threads)
