@@ -12,13 +12,13 @@ JSON exists; ``--stages`` picks some):
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import typer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing
 
@@ -154,17 +154,19 @@ def stage_design(m, run: Path, out: Path, n: int = 20) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run", default="runs/quickstart")
-    ap.add_argument("--out", default="docs/results/explain")
-    ap.add_argument("--stages", default="explain,variants,motifs,design")
-    args = ap.parse_args(argv)
+    from seq2gen.utils.cli import run_command
+    return run_command(study, argv, prog="python scripts/explain_study.py", help=__doc__.splitlines()[0])
+
+
+def study(run: str = typer.Option("runs/quickstart", "--run", help="A quickstart output folder."),
+          out: str = typer.Option("docs/results/explain", "--out"),
+          stages: str = typer.Option("explain,variants,motifs,design", "--stages", help="Comma-separated.")) -> None:
     from seq2gen.infer import Seq2Gen
-    run, out = Path(args.run), Path(args.out)
+    run, out = Path(run), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model = run / "train" / "model" if (run / "train" / "model").is_dir() else run / "model"
     m = Seq2Gen.from_pretrained(model, fasta=run / "world" / "genome.fa", batch_size=128)
-    for name in args.stages.split(","):
+    for name in stages.split(","):
         path = out / f"{name}.json"
         if path.exists():
             continue
@@ -173,7 +175,6 @@ def main(argv=None) -> int:
         res = {"seconds_total": round(time.perf_counter() - t0, 1), **res}
         path.write_text(json.dumps(res, indent=1, default=float) + "\n")
         print(name, json.dumps(res, default=float)[:1500], flush=True)
-    return 0
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from seq2gen.data.cli import data_app
 from seq2gen.errors import InputError
+from seq2gen.infer.cli import DEVICE_OPTION, DTYPE_OPTION
 
 app = typer.Typer(help="seq2gen: genomics as text-to-text.", no_args_is_help=True, pretty_exceptions_enable=False)
 vocab_app = typer.Typer(help="Build and inspect the extended vocabulary.", no_args_is_help=True)
@@ -215,13 +216,13 @@ def gue_cmd(
 
 def serve_cmd(
     model: Path = typer.Argument(..., help="Model directory."),
+    device: str = DEVICE_OPTION,
+    dtype: str = DTYPE_OPTION,
     host: str = typer.Option("127.0.0.1", help="Interface to bind (0.0.0.0 exposes it to the network)."),
     port: int = typer.Option(8000),
     fasta: Optional[Path] = typer.Option(None, help="Reference FASTA for /score-vcf."),
     max_length: int = typer.Option(8192, help="Longest sequence/prompt accepted (characters)."),
     max_batch: int = typer.Option(64, help="Most prompts/variants per request."),
-    device: str = typer.Option("cpu"),
-    dtype: str = typer.Option("float32"),
 ) -> None:
     """Serve the model over HTTP (FastAPI; OpenAPI docs at /docs); needs pip install "seq2gen[serve]"."""
     import uvicorn

@@ -71,6 +71,16 @@ def test_registry():
         get_task("prom_core_all")
 
 
+def test_cli_lists_tasks_and_asks_for_a_task(capsys):
+    """No data needed: --list prints every task as a JSON line; no --task is a usage error (status 2)."""
+    assert main(["--list"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["name"] for r in rows] == list(GUE_TASKS)
+    assert main(["--max-steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--task is required (or --list)" in err and "Usage: python -m seq2gen.baselines.gue" in err
+
+
 def _toy(n: int, seed: int, motif: str = "TGACTCA", length: int = 60) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     seqs = rng.choice(list("ACGT"), size=(n, length))

@@ -20,7 +20,6 @@ from seq2gen.tasks import parse_answer
 
 from builders import TASKS, build_fixture
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 MAX_LENGTH, MAX_BATCH, MAX_VCF = 2000, 8, 40
 
 
@@ -310,7 +309,10 @@ def test_no_variant_task_is_a_clear_422(model):
 
 # ---------------------------------------------------------------------------------------------- load
 def test_small_load_over_real_uvicorn(app, fx, vcf):
-    """100 mixed requests, 8 in flight, against uvicorn on 127.0.0.1: no crash, good → 200, bad → their 4xx."""
+    """100 mixed requests, 8 in flight, against uvicorn on 127.0.0.1: no crash, good → 200, bad → their 4xx.
+    A smoke test of the benchmark's own load generator (benchmarks/load_server.py) on this file's server, so the
+    full benchmark and this test fire the same request mix."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import load_server
     head, body = vcf
     prompts = load_server.prompts_of(fx["data"])

@@ -278,6 +278,18 @@ def test_cli_entry_point(tmp_path):
     assert bad.returncode == 2 and "not divisible" in bad.stderr
 
 
+def test_entry_point_usage_and_launcher_flags(tmp_path, capsys):
+    """In process: a missing --config is a usage error; deepspeed's --local_rank=N is accepted (the run then fails
+    on the config it names, not on the flag)."""
+    from seq2gen.train.__main__ import main
+    assert main(["--set", "max_steps=1"]) == 2
+    assert "Missing option '--config'" in capsys.readouterr().err
+    missing = tmp_path / "nope.yaml"
+    assert main(["--local_rank=0", "--config", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "nope.yaml" in err
+
+
 @pytest.mark.slow
 def test_two_ranks_equal_one_rank_with_accumulation(tmp_path, request):
     """torchrun, 2 CPU ranks × micro 4 == 1 rank × micro 4 × accum 2 (dropout off); checkpoint + resume on 2 ranks."""

@@ -19,7 +19,6 @@ Command line: ``python -m seq2gen.baselines.gue --task prom_prom_core_all --budg
 """
 from __future__ import annotations
 
-import argparse
 import difflib
 import json
 import logging
@@ -29,10 +28,14 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Optional
+
+import typer
 
 from seq2gen.errors import InputError
 from seq2gen.genome.tables import read_sequence_table, split_table
 from seq2gen.tasks.overlap import dedup as dedup_rows
+from seq2gen.utils.cli import run_command, usage_error
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +124,8 @@ def load_gue(name: str, root: str | os.PathLike | None = None, seed: int = 0, va
     dev_path, train_path = folder / "dev.csv.gz", folder / "train.csv.gz"
     if not dev_path.is_file():
         raise InputError("GUE task folder has no dev.csv.gz", path=folder,
-                         hint="set SEQ2GEN_REAL_DATA to the shared 'real' data folder, or pass root=")
+                         hint="set SEQ2GEN_REAL_DATA to the shared 'real' data folder, or pass --root "
+                              "(root= in Python)")
     dev = read_sequence_table(dev_path).assign(source="dev")
     if train_path.is_file():
         full = read_sequence_table(train_path).assign(source="train")
@@ -181,41 +185,41 @@ def run_cnn_baseline(name: str, budget_s: float | None = 300, max_steps: int | N
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m seq2gen.baselines.gue",
-                                 description="Train the CNN baseline on one GUE task; print one JSON line of "
-                                             "metrics on the held-out split (GUE's dev split, deduplicated).")
-    ap.add_argument("--task", help="GUE task name (see --list)")
-    ap.add_argument("--budget-s", type=float, default=None, help="wall-clock budget in seconds (default 300 "
-                    "when --max-steps is not given)")
-    ap.add_argument("--max-steps", type=int, default=None)
-    ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--root", default=None, help="GUE folder (default: $SEQ2GEN_REAL_DATA or ../shared/data/real/gue)")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch CPU threads (default 1: on a small shared machine 2 OpenMP threads competing with "
-                         "other jobs ran up to 20x slower than 1)")
-    ap.add_argument("--rc-augment", action="store_true", help="reverse-complement augmentation (+ averaging)")
-    ap.add_argument("--list", action="store_true", help="list the tasks as JSON lines and exit")
-    ap.add_argument("-v", "--verbose", action="store_true", help="validation curve on stderr")
-    a = ap.parse_args(argv)
-    if a.list:
+    """The exit status (2 on bad input or usage); ``argv`` defaults to ``sys.argv[1:]``."""
+    return run_command(baseline_command, argv, prog="python -m seq2gen.baselines.gue",
+                       help="Train the CNN baseline on one GUE task; print one JSON line of metrics on the held-out "
+                            "split (GUE's dev split, deduplicated).")
+
+
+def baseline_command(
+    ctx: typer.Context,
+    task: Optional[str] = typer.Option(None, "--task", help="GUE task name (see --list)"),
+    budget_s: Optional[float] = typer.Option(None, "--budget-s", help="wall-clock budget in seconds (default 300 "
+                                             "when --max-steps is not given)"),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps"),
+    batch_size: int = typer.Option(128, "--batch-size"),
+    seed: int = typer.Option(0, "--seed"),
+    root: Optional[str] = typer.Option(None, "--root", help="GUE folder (default: $SEQ2GEN_REAL_DATA or "
+                                       "../shared/data/real/gue)"),
+    threads: int = typer.Option(1, "--threads", help="torch CPU threads (default 1: on a small shared machine 2 "
+                                "OpenMP threads competing with other jobs ran up to 20x slower than 1)"),
+    rc_augment: bool = typer.Option(False, "--rc-augment", help="reverse-complement augmentation (+ averaging)"),
+    list_tasks: bool = typer.Option(False, "--list", help="list the tasks as JSON lines and exit"),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="validation curve on stderr"),
+) -> None:
+    if list_tasks:
         for t in GUE_TASKS.values():
             print(json.dumps(asdict(t)))
-        return 0
-    if not a.task:
-        ap.error("--task is required (or --list)")
+        return
+    if not task:
+        raise usage_error("--task is required (or --list)", ctx)
     import torch
 
-    torch.set_num_threads(a.threads)
-    budget = a.budget_s if (a.budget_s is not None or a.max_steps is not None) else 300.0
-    try:
-        res = run_cnn_baseline(a.task, budget_s=budget, max_steps=a.max_steps, seed=a.seed, root=a.root,
-                               batch_size=a.batch_size, rc_augment=a.rc_augment, verbose=a.verbose)
-    except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    torch.set_num_threads(threads)
+    budget = budget_s if (budget_s is not None or max_steps is not None) else 300.0
+    res = run_cnn_baseline(task, budget_s=budget, max_steps=max_steps, seed=seed, root=root, batch_size=batch_size,
+                           rc_augment=rc_augment, verbose=verbose)
     print(json.dumps(res))
-    return 0
 
 
 if __name__ == "__main__":

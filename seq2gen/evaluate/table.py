@@ -25,6 +25,7 @@ import pandas as pd
 import typer
 
 from seq2gen.errors import InputError
+from seq2gen.infer.cli import DEVICE_OPTION, DTYPE_OPTION
 
 SPLIT_NAMES = ("train", "validation", "test")
 
@@ -260,8 +261,8 @@ def evaluate_cmd(
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Where relative table paths start "
                                              "(default: $SEQ2GEN_REAL_DATA or ../shared/data/real)."),
     batch_size: int = typer.Option(32, help="Sequences per forward pass."),
-    device: str = typer.Option("cpu", help="cpu, cuda, cuda:1 …"),
-    dtype: str = typer.Option("float32", help="float32 | bfloat16 | float16"),
+    device: str = DEVICE_OPTION,
+    dtype: str = DTYPE_OPTION,
 ) -> None:
     """Score a model on a labelled sequence table with its task's metrics (deduplicated against training)."""
     from rich.console import Console

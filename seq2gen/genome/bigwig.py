@@ -134,7 +134,8 @@ class BigWig:
             first = start + int(np.flatnonzero(~has)[0])
             where = "outside the chromosome" if first >= self.chroms[chrom] or first < 0 else "a base with no data"
             raise InputError(f"{chrom}:{first} in window {chrom}:{start}-{end} is {where}", path=self.path,
-                             hint="use nan='zero' or nan='nan' to allow missing data")
+                             hint="use nan='zero' or nan='nan' (in Python, or a bigwig_track source's nan: key) "
+                             "to allow missing data")
         edges = (np.arange(n_bins, dtype=np.int64) * (end - start)) // n_bins
         sums = np.add.reduceat(np.where(has, v, 0.0).astype(np.float64), edges)
         if nan == "nan":

@@ -80,7 +80,8 @@ def check_labels(raw: pd.Series, lineno: np.ndarray, path, kind: str, name: str 
         i = first_bad(~np.isfinite(num.to_numpy(dtype=np.float64)))
         if i is not None:
             raise InputError(f"{name} {raw.iloc[i]!r} is not a finite number", path=path, line=int(lineno[i]),
-                             hint="kind='value' needs numeric labels; use kind='class' for categories")
+                             hint="kind='value' needs numeric labels; use kind='class' for categories "
+                                  "(--param kind=class on `seq2gen evaluate table`)")
         return num.astype(np.float64)
     vals = num.to_numpy(dtype=np.float64)
     if np.isfinite(vals).all() and (vals == np.round(vals)).all():
@@ -100,7 +101,8 @@ def _read_delimited(path: Path, text: str, seq_col: str, label_col: str, extra: 
         if col not in header:
             shown = ", ".join(repr(h) for h in header)
             raise InputError(f"missing column {col!r}; the header (separator {sep!r}) has: {shown}", path=path,
-                             line=int(lineno[0]), hint="pass seq_col=/label_col=/sep= to match the file")
+                             line=int(lineno[0]), hint="name the columns to match the file: seq_col=/label_col=/sep= "
+                             "in Python or a sequence_table source, --param seq_col=… on `seq2gen evaluate table`")
     counts = field_counts(lines[1:], sep)
     i = first_bad(counts != len(header))
     if i is not None:

@@ -22,6 +22,11 @@ from seq2gen.errors import InputError
 
 console = Console(stderr=True)
 
+# The model-placement options every command that loads a model shares (predict, score-vcf, explain, design,
+# serve, evaluate table): one declaration, one help text.
+DEVICE_OPTION = typer.Option("cpu", help="cpu, cuda, cuda:1 …")
+DTYPE_OPTION = typer.Option("float32", help="float32 | bfloat16 | float16")
+
 
 def _fail(exc: Exception) -> None:
     console.print(f"[bold red]error:[/] {exc}", highlight=False)
@@ -54,8 +59,8 @@ def predict_cmd(
     batch_size: int = typer.Option(32, help="Prompts per forward pass."),
     max_new_tokens: Optional[int] = typer.Option(None, help="Default: the longest answer the grammar allows."),
     chunk_size: int = typer.Option(4096, help="TSV rows read and answered at a time (bounded memory)."),
-    device: str = typer.Option("cpu", help="cpu, cuda, cuda:1 …"),
-    dtype: str = typer.Option("float32", help="float32 | bfloat16 | float16"),
+    device: str = DEVICE_OPTION,
+    dtype: str = DTYPE_OPTION,
 ) -> None:
     """Answer one prompt (printed as JSON) or every prompt of a TSV (answers added as columns)."""
     import pandas as pd
@@ -128,8 +133,8 @@ def score_vcf_cmd(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run (no duplicate rows)."),
     chunk_size: int = typer.Option(2048, help="VCF records read and scored at a time (bounded memory)."),
     batch_size: int = typer.Option(64, help="Prompts per forward pass."),
-    device: str = typer.Option("cpu"),
-    dtype: str = typer.Option("float32"),
+    device: str = DEVICE_OPTION,
+    dtype: str = DTYPE_OPTION,
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Score every VCF record: variant-task effect per tissue, the zero-shot log-likelihood ratio and/or the

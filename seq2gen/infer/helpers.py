@@ -105,7 +105,8 @@ class TypedHelpers:
     def _fasta(self):
         if self.fasta is None:
             raise InputError("region inputs need a reference genome",
-                             hint="Seq2Gen.from_pretrained(dir, fasta='genome.fa') or set model.fasta")
+                             hint="pass --fasta genome.fa on the command line; in Python "
+                                  "Seq2Gen.from_pretrained(dir, fasta='genome.fa') or set model.fasta")
         return self.fasta
 
     def _run(self, task: str, records: list[dict], **kw):

@@ -117,7 +117,8 @@ class Seq2Gen(TypedHelpers, ExplainMethods):
         torch_dtype = _dtype(dtype)
         dev = torch.device(device)
         if dev.type == "cuda" and not torch.cuda.is_available():
-            raise InputError(f"device {device!r} requested but CUDA is not available", hint="use device='cpu'")
+            raise InputError(f"device {device!r} requested but CUDA is not available",
+                             hint="use --device cpu (device='cpu' in Python)")
         model = AutoModelForSeq2SeqLM.from_pretrained(path, dtype=torch_dtype).to(dev)
         if model.config.vocab_size < len(tokenizer):
             raise InputError(f"the model's vocabulary ({model.config.vocab_size}) is smaller than the tokenizer's "

@@ -44,7 +44,7 @@ def _pretrain_task(m) -> str:
     names = [t.name for t in m.registry if t.family == "pretrain"]
     if not names:
         raise InputError("zero-shot scoring needs a span-corruption (pretrain) task in the model's tasks.json",
-                         hint="score with methods=('task',)")
+                         hint="score with --method task (methods=('task',) in Python)")
     return names[0]
 
 
@@ -141,7 +141,8 @@ def _check_tokens(m, records, where=None) -> None:
                 path, line = where(i) if where else (None, None)
                 raise InputError(f"{'' if line else f'variant {i}: '}allele {r[kind]!r} has no <{kind}:…> token "
                                  "(the variant task scores single-base substitutions)", path=path, line=line,
-                                 hint="score indels with methods=('delta',) or ('zero_shot',)")
+                                 hint="score indels with --method delta or --method zero_shot "
+                                      "(methods=('delta',) or ('zero_shot',) in Python)")
 
 
 def _is_snv(variants: pd.DataFrame) -> np.ndarray:
@@ -271,7 +272,8 @@ def _methods(m, methods, task, delta_task: str = "expression") -> tuple[str, ...
     if bad or not methods:
         raise InputError(f"unknown scoring method(s) {bad}", hint=f"choose from {', '.join(METHODS)}")
     if "task" in methods and task not in m.registry:
-        raise InputError(f"the model has no {task!r} task for method 'task'", hint="use methods=('zero_shot',)")
+        raise InputError(f"the model has no {task!r} task for method 'task'",
+                         hint="use --method zero_shot (methods=('zero_shot',) in Python)")
     if "zero_shot" in methods:
         _pretrain_task(m)
     if "delta" in methods and delta_task not in m.registry:

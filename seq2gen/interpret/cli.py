@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 
 from seq2gen.errors import InputError
-from seq2gen.infer.cli import _fail, _load, console
+from seq2gen.infer.cli import DEVICE_OPTION, DTYPE_OPTION, _fail, _load, console
 
 
 def explain_cmd(
@@ -32,8 +32,8 @@ def explain_cmd(
     label: Optional[str] = typer.Option(None, help="Choice tasks: the label whose log-probability is explained."),
     n_steps: int = typer.Option(32, help="Integrated-gradients steps."),
     batch_size: int = typer.Option(128, help="Mutants per forward pass."),
-    device: str = typer.Option("cpu"),
-    dtype: str = typer.Option("float32"),
+    device: str = DEVICE_OPTION,
+    dtype: str = DTYPE_OPTION,
 ) -> None:
     """In-silico mutagenesis + attributions (+ track / annotation plots for regions) → an HTML report."""
     from seq2gen.interpret.report import explain
@@ -66,8 +66,8 @@ def design_cmd(
     pos: int = typer.Option(0),
     seed: int = typer.Option(0),
     batch_size: int = typer.Option(128),
-    device: str = typer.Option("cpu"),
-    dtype: str = typer.Option("float32"),
+    device: str = DEVICE_OPTION,
+    dtype: str = DTYPE_OPTION,
 ) -> None:
     """Model-guided design of sequences with a high (or low, or tissue-specific) predicted score."""
     from seq2gen.interpret.design import design

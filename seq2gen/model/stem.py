@@ -81,7 +81,8 @@ def nucleotide_ids(tokenizer) -> list[int]:
     if multi or getattr(tokenizer, "mode", "char") != "char":
         raise InputError(f"stem: conv reads one token per base, but this tokenizer has multi-base DNA tokens "
                          f"({', '.join(multi[:3]) or getattr(tokenizer, 'mode', '?')}, …)",
-                         hint="build the tokenizer with mode='char' (the stem does the pooling)")
+                         hint="build the tokenizer with mode='char' (seq2gen vocab build --mode char): the stem does "
+                              "the pooling")
     ids = [int(vocab.get(b, -1)) for b in NUCLEOTIDES]
     if min(ids[:4]) < 0:
         raise InputError("stem: conv needs tokens A, C, G and T in the tokenizer")

@@ -1,35 +1,38 @@
 """`python -m seq2gen.train --config X.yaml [--set key=value ...]` (also under `deepspeed -m` / `torchrun -m`)."""
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
+from typing import List, Optional
 
-from seq2gen.errors import InputError
+import typer
+
+from seq2gen.utils.cli import run_command
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m seq2gen.train", description=__doc__)
-    parser.add_argument("--config", required=True, help="train YAML (configs/train/*.yaml)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key (repeatable), e.g. --set max_steps=100 --set rates.expr=2")
-    parser.add_argument("--resume", action="store_true", help="continue from the latest complete checkpoint")
-    parser.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    """The exit status of the run (2 on bad input or usage); ``argv`` defaults to ``sys.argv[1:]``."""
+    return run_command(train_command, argv, prog="python -m seq2gen.train", help=__doc__)
+
+
+def train_command(
+    config: str = typer.Option(..., "--config", help="train YAML (configs/train/*.yaml)"),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", metavar="KEY=VALUE", help="override a config key "
+                                                  "(repeatable), e.g. --set max_steps=100 --set rates.expr=2"),
+    resume: bool = typer.Option(False, "--resume", help="continue from the latest complete checkpoint"),
+    local_rank: Optional[int] = typer.Option(None, "--local_rank", "--local-rank", hidden=True),
+) -> None:
+    """Train; ``--local_rank`` is accepted because ``deepspeed --module`` passes it (ranks come from the
+    environment)."""
     level = logging.INFO if os.environ.get("RANK", "0") == "0" else logging.WARNING   # rank 0 talks
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     from seq2gen.train.config import load_train_config
     from seq2gen.train.loop import train
-    try:
-        overrides = args.overrides + (["resume=true"] if args.resume else [])
-        result = train(with_data_exports(load_train_config(args.config, overrides)))
-    except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    overrides = list(overrides or []) + (["resume=true"] if resume else [])
+    result = train(with_data_exports(load_train_config(config, overrides)))
     if result["export_dir"] is not None:
         logging.getLogger("seq2gen.train").info("exported %s", result["export_dir"])
-    return 0
 
 
 def with_data_exports(cfg):

@@ -1,18 +1,13 @@
-"""The FLOP model behind bench_train's MFU, checked against torch's own FLOP counter (a wrong count made MFU read
-> 100 % for stem presets before the stem was counted)."""
+"""The FLOP model behind bench_train's MFU (seq2gen.model.flops), checked against torch's own FLOP counter (a wrong
+count made MFU read > 100 % for stem presets before the stem was counted)."""
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from seq2gen.model import build_model
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import bench_train  # noqa: E402
+from seq2gen.model.flops import stem_flops, train_flops
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -32,9 +27,9 @@ def test_stem_flops_match_torch_count(tokenizer, bases):
     codes[0, :bases] = torch.randint(0, 4, (bases,))
     with torch.no_grad():
         torch_count = counted(lambda: stem(codes, torch.tensor([bases])))
-    assert bench_train.stem_flops(model.config, width) == torch_count
+    assert stem_flops(model.config, width) == torch_count
     # a run shorter than the padded width costs less (pooled positions are counted per run)
-    assert bench_train.stem_flops(model.config, bases) <= torch_count
+    assert stem_flops(model.config, bases) <= torch_count
 
 
 @pytest.mark.parametrize("preset", ["tiny", "tiny_conv"])
@@ -49,7 +44,7 @@ def test_train_flops_match_torch_count(tokenizer, preset):
     batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
     with torch.no_grad():
         torch_count = counted(lambda: model(**batch))
-    fl = bench_train.train_flops(model.config, batch, model)
+    fl = train_flops(model.config, batch, model)
     assert fl["useful"] == fl["padded"]
     assert fl["useful"] == 3 * torch_count
     if preset == "tiny_conv":
