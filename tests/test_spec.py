@@ -234,6 +234,14 @@ def test_variant_effects_from_a_side_table(worlds, tmp_path):
     assert np.isnan(got[10:]).all()                     # no effect → dropped later, with its count in the stats
     assert w.report["variant effects"] == {"table variants matched to the VCF": 10,
                                            "table variants not in the VCF": 1}
+    (d / "eqtl.tsv").write_text("\n".join(rows + [rows[1].replace("Liver", "Heart")]) + "\n")
+    w = SpecWorld(d / "data_spec.yaml")                 # a tissue outside the spec: dropped, counted, not silent
+    np.testing.assert_allclose(w.variants["info_EFFECT_liver"].to_numpy()[:10], got[:10])
+    assert w.report["variant effects"]["table rows of tissues outside the spec dropped"] == {"heart": 1}
+    (d / "eqtl.tsv").write_text("\n".join([rows[0]] + [r.replace("Liver", "Livr") for r in rows[1:]]) + "\n")
+    with pytest.raises(InputError, match=r"eqtl.tsv: no row of the effect table names a tissue of the spec "
+                                         r"\(liver\); the table has livr"):
+        SpecWorld(d / "data_spec.yaml").variants
     (d / "eqtl.tsv").write_text("\n".join(rows[:3] + [rows[2]]) + "\n")
     with pytest.raises(InputError, match=r"eqtl.tsv:4: variant .* has a second effect in tissue 'liver'"):
         SpecWorld(d / "data_spec.yaml").variants

@@ -17,8 +17,9 @@ COLUMNS = ("chrom", "pos", "ref", "alt", "variant_id", "tissue", "effect")
 
 
 def read_effect_table(path: Path, tissues: list[str], aliases) -> pd.DataFrame:
-    """``key`` (``chrom:pos:ref:alt`` in the FASTA's chromosome names), ``tissue``, ``effect``; rows of tissues
-    outside ``tissues`` are dropped. ``aliases(names, what) → {file name: FASTA name}``."""
+    """``key`` (``chrom:pos:ref:alt`` in the FASTA's chromosome names), ``tissue``, ``effect``. Rows of tissues
+    outside ``tissues`` are dropped and counted in ``df.attrs["other_tissues"]`` (name → rows); when no row is of
+    one of ``tissues`` it is an error naming both lists. ``aliases(names, what) → {file name: FASTA name}``."""
     from seq2gen.vocab.extend import token_name as tissue_key
     from seq2gen.genome.io import data_lines, first_bad, parse_table, read_text
     lines, lineno = data_lines(read_text(path), skip_prefixes=("#",))
@@ -66,4 +67,11 @@ def read_effect_table(path: Path, tissues: list[str], aliases) -> pd.DataFrame:
         raise InputError(f"variant {key.iat[i]} has a second effect in tissue {tissue.iat[i]!r}", path=path,
                          line=int(rows[i]), hint="one effect per variant and tissue")
     df = pd.DataFrame({"key": key, "tissue": tissue, "effect": effect})
-    return df[df["tissue"].isin(tissues)].reset_index(drop=True)
+    ours = df["tissue"].isin(tissues)
+    if not ours.any():
+        raise InputError(f"no row of the effect table names a tissue of the spec ({', '.join(tissues)}); the "
+                         f"table has {', '.join(sorted(pd.unique(tissue))[:8])}", path=path,
+                         hint="rename the table's tissues, or list them in the spec's samples / tissues:")
+    out = df[ours].reset_index(drop=True)
+    out.attrs["other_tissues"] = {str(t): int(n) for t, n in df.loc[~ours, "tissue"].value_counts().items()}
+    return out

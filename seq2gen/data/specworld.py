@@ -388,6 +388,11 @@ class SpecWorld(WorldData):
         matched = wide.index.isin(key)
         self.report["variant effects"] = {"table variants matched to the VCF": int(matched.sum()),
                                           "table variants not in the VCF": int((~matched).sum())}
+        other = eff.attrs.get("other_tissues", {})
+        if other:       # not silent: counted in data_config.json "inputs" and logged
+            self.report["variant effects"]["table rows of tissues outside the spec dropped"] = other
+            log.warning("%s: %d effect row(s) of tissues outside the spec dropped: %s", self.spec.effect_table,
+                        sum(other.values()), other)
         if not matched.any():
             raise InputError("no variant of the effect table is in the VCF (keys chrom:pos:ref:alt, e.g. "
                              f"{wide.index[0]} vs {key.iat[0] if len(key) else '-'})", path=self.spec.effect_table)
