@@ -190,6 +190,11 @@ class SpecWorld(WorldData):
             raise InputError(f"{what}: rows on unknown contigs or past a contig end", path=path)  # pragma: no cover
         if mapping:
             df = df.assign(chrom=df["chrom"].map(lambda c: mapping.get(c, c)))
+        return self._on_used_contigs(df, path)
+
+    def _on_used_contigs(self, df: pd.DataFrame, path: Path) -> pd.DataFrame:
+        """Rows on the spec's contigs; the others (chrM, scaffolds left out by ``chromosomes:``) are dropped and
+        counted per file in the ``inputs`` report."""
         keep = df["chrom"].isin(self.contigs).to_numpy()
         if not keep.all():
             self.report.setdefault("rows on contigs not used", {})[path.name] = int((~keep).sum())
@@ -362,10 +367,7 @@ class SpecWorld(WorldData):
             self._fail("variants", "the spec names no VCF")
         names = {ln.split("\t", 1)[0] for ln in read_text(path).splitlines() if ln and not ln.startswith("#")}
         v = read_vcf(path, fasta=self.fasta, aliases=self._aliases(sorted(names), path.name, path=path))
-        keep = v["chrom"].isin(self.contigs).to_numpy()
-        if not keep.all():
-            self.report.setdefault("rows on contigs not used", {})[path.name] = int((~keep).sum())
-            v = v[keep].reset_index(drop=True)
+        v = self._on_used_contigs(v, path)
         return self._effects_table(v) if self.spec.effect_table else self._effects_info(v)
 
     def _effects_info(self, v: pd.DataFrame) -> pd.DataFrame:
