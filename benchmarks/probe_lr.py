@@ -43,6 +43,8 @@ def main(argv=None) -> None:
     ap.add_argument("--test-rows", type=int, default=0, help="score the first N test rows (0: all)")
     ap.add_argument("--stem-lr-mult", type=float, default=1.0, help="the stem's learning rate / --lr")
     ap.add_argument("--every", type=int, default=50, help="evaluate every N steps")
+    ap.add_argument("--condition", default=None, help="stem_condition of the conv stem: none | add | gate")
+    ap.add_argument("--gate-scale", type=float, default=None, help="init scale of the gate projection (fan-in units)")
     args = ap.parse_args(argv)
     from datasets import load_from_disk
     from sklearn.metrics import roc_auc_score
@@ -61,7 +63,11 @@ def main(argv=None) -> None:
     if args.test_rows:
         test = test.select(range(min(args.test_rows, len(test))))
     first = curriculum_rows({"t": train}, [args.first_tissue])["t"] if args.first_tissue else None
-    model = build_model(args.preset, tokenizer=tok)
+    if args.gate_scale is not None:
+        import seq2gen.model.stem as stem_mod
+        stem_mod.COND_GATE_SCALE = args.gate_scale
+    model = build_model(args.preset, tokenizer=tok,
+                        overrides={"stem_condition": args.condition} if args.condition else None)
     collate = Seq2GenCollator(tok.pad_token_id)
     stem = [p for n, p in model.named_parameters() if n.startswith("stem")]
     rest = [p for n, p in model.named_parameters() if not n.startswith("stem")]

@@ -194,6 +194,47 @@ def test_downsample_modes_and_old_configs(tokenizer, tmp_path):
     assert torch.equal(first_logits(back, ids, mask), first_logits(cv, ids, mask))
 
 
+@pytest.mark.parametrize("mode", ["gate", "add"])
+def test_stem_condition_reads_task_and_tissue_tokens(mode, tokenizer, tmp_path):
+    """``stem_condition``: the pooled DNA vectors depend on the row's task / tissue tokens (not its position tokens,
+    not the batch); "none" (the default, and configs saved before the key) leaves them the same for every tissue."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    from seq2gen.model.stem import condition_ids
+    ids_c = set(condition_ids(tokenizer))
+    assert set(tokenizer.token_ids(["<tissue:liver>", "<task:promoter>"])) <= ids_c
+    assert not set(tokenizer.token_ids(["<chr:1>", "<bin:0001>", "<dna>"])) & ids_c
+    small = {"d_model": 32, "d_ff": 64, "num_layers": 1, "num_decoder_layers": 1, "num_heads": 2, "d_kv": 16,
+             "stem_channels": 16, "stem_kernel": 5}
+    dna = "ACGTTGCAAGGCTTAACGGATCCA"
+    rows = [f"<task:tf_binding> <tissue:{t}> <dna> {dna} </dna>" for t in ("liver", "heart")]
+    rows += [f"<task:expression> <tissue:liver> <chr:{c}> <bin:0001> <dna> {dna} </dna>" for c in (1, 2)]
+
+    def dna_vectors(m, prompts):
+        ids, mask = batch(tokenizer, prompts)
+        with torch.no_grad():
+            emb, pmask = m.stem.encoder_inputs(ids, mask, m.shared)
+        n = -(-len(dna) // m.config.stem_pool) + 2                    # the pooled run, </dna>, </s>: each row's end
+        return [e[k.bool()][-n:] for e, k in zip(emb, pmask)]
+
+    plain = build_model("tiny_conv", tokenizer=tokenizer, overrides=small).eval()
+    assert plain.config.stem_condition == "none" and not hasattr(plain.stem, "cond_proj")
+    v = dna_vectors(plain, rows[:2])
+    assert torch.equal(v[0], v[1])
+    m = build_model("tiny_conv", tokenizer=tokenizer, overrides={**small, "stem_condition": mode}).eval()
+    v = dna_vectors(m, rows)
+    assert not torch.allclose(v[0], v[1], atol=1e-3)                 # liver vs heart: different DNA vectors
+    torch.testing.assert_close(v[2], v[3])                           # chr:1 vs chr:2: position tokens do not condition
+    torch.testing.assert_close(dna_vectors(m, rows[1:2])[0], v[1])   # a row alone = in a batch
+    m.save_pretrained(tmp_path)
+    back = AutoModelForSeq2SeqLM.from_pretrained(tmp_path).eval()
+    assert back.config.stem_condition == mode and back.config.stem_condition_ids == sorted(ids_c)
+    ids, mask = batch(tokenizer, rows)
+    assert torch.equal(first_logits(back, ids, mask), first_logits(m, ids, mask))
+    with pytest.raises(InputError, match="stem_condition must be one of none, add, gate"):
+        build_model("tiny_conv", tokenizer=tokenizer, overrides={**small, "stem_condition": "film"})
+
+
 # ------------------------------------------------------------------------------------------ training
 def test_train_tiny_conv_deepspeed(tmp_path):
     """seq2gen.train on DeepSpeed CPU with the tiny_conv preset: loss falls, the export reloads exactly."""

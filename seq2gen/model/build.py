@@ -29,7 +29,8 @@ STEMS = ("none", "kmer", "conv")
 ARCHS = ("t5", "longt5")
 PRESET_KEYS = ("arch", "stem", "seed", "config")
 # ids the caller sets; a preset that sets them would silently disagree with the tokenizer.
-_OWNED_KEYS = ("vocab_size", "pad_token_id", "eos_token_id", "decoder_start_token_id", "stem_nucleotide_ids")
+_OWNED_KEYS = ("vocab_size", "pad_token_id", "eos_token_id", "decoder_start_token_id", "stem_nucleotide_ids",
+               "stem_condition_ids")
 
 
 def preset_dirs() -> list[Path]:
@@ -173,7 +174,7 @@ def _stem_settings(arch: str, stem: str, cfg: dict, tokenizer, where) -> dict:
     """Check the tokenizer fits the stem; for ``conv`` return the config entries the stem needs from it."""
     if stem == "none":
         return {}
-    from seq2gen.model.stem import STEM_KEYS, check_stem_params, is_kmer_tokenizer, nucleotide_ids
+    from seq2gen.model.stem import STEM_KEYS, check_stem_params, condition_ids, is_kmer_tokenizer, nucleotide_ids
     if stem == "kmer":
         if tokenizer is not None and not is_kmer_tokenizer(tokenizer):
             raise InputError("stem: kmer is a tokenizer choice, but this tokenizer has one token per base",
@@ -184,7 +185,7 @@ def _stem_settings(arch: str, stem: str, cfg: dict, tokenizer, where) -> dict:
                          hint="build_model(preset, tokenizer=tok)")
     defaults = _classes(arch, "conv")[0]()
     check_stem_params(*(cfg.get(k, getattr(defaults, k)) for k in STEM_KEYS))
-    return {"stem_nucleotide_ids": nucleotide_ids(tokenizer)}
+    return {"stem_nucleotide_ids": nucleotide_ids(tokenizer), "stem_condition_ids": condition_ids(tokenizer)}
 
 
 def count_parameters(model) -> int:

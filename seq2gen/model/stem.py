@@ -9,7 +9,7 @@ embeddings and the decoder is untouched — the encoder sequence is just shorter
 What is pooled: every *run* — a maximal stretch of unmasked nucleotide tokens (A C G T N), i.e. the DNA between
 ``<dna>`` and ``</dna>``, cut at any grammar token inside it (span-corruption sentinels). Each run is convolved on
 its own with zero padding at both ends and pooled from its first base, so its vectors do not depend on the rest of
-the prompt or the batch. Run of n bases → ceil(n / stem_pool) vectors; vector j covers bases [j·P, (j+1)·P) and
+the prompt or the batch (with ``stem_condition`` they also read the row's task / tissue / species tokens). Run of n bases → ceil(n / stem_pool) vectors; vector j covers bases [j·P, (j+1)·P) and
 carries a sinusoidal code of its offset j·P (T5's relative, log-bucketed positions cannot name offsets in a long run;
 docs/model.md measures it).
 
@@ -40,8 +40,12 @@ from seq2gen.errors import InputError
 NUCLEOTIDES = ("A", "C", "G", "T", "N")
 PAD_CODE = len(NUCLEOTIDES)          # code of run padding: a zero one-hot
 OFFSET_FREQS = 16                     # sinusoid frequencies of the in-run offset feature
-STEM_KEYS = ("stem_pool", "stem_channels", "stem_kernel", "stem_blocks", "stem_downsample")
+COND_GATE_SCALE = 2.0                 # gate projection init std, in units of fan-in scaling: gates ~2·sigmoid(N(0, 1.4))
+STEM_KEYS = ("stem_pool", "stem_channels", "stem_kernel", "stem_blocks", "stem_downsample", "stem_condition")
 DOWNSAMPLE = ("conv", "max_conv")
+CONDITION = ("none", "add", "gate")
+#: token groups whose prompt tokens condition the stem (``stem_condition``): what the DNA is asked about, not where
+CONDITION_PREFIXES = ("<task:", "<tissue:", "<species:")
 
 
 def pool_schedule(pool: int, blocks: int) -> list[int]:
@@ -50,13 +54,16 @@ def pool_schedule(pool: int, blocks: int) -> list[int]:
     return [2 ** (e // blocks + (i < e % blocks)) for i in range(blocks)]
 
 
-def check_stem_params(pool: int, channels: int, kernel: int, blocks: int, downsample: str = "conv") -> None:
+def check_stem_params(pool: int, channels: int, kernel: int, blocks: int, downsample: str = "conv",
+                      condition: str = "none") -> None:
     if not (isinstance(pool, int) and pool >= 1 and pool & (pool - 1) == 0):
         raise InputError(f"stem_pool must be a power of 2 (1, 2, 4, … 128), got {pool!r}")
     if not (isinstance(kernel, int) and kernel >= 1 and kernel % 2 == 1):
         raise InputError(f"stem_kernel must be an odd positive integer (centred convolutions), got {kernel!r}")
     if downsample not in DOWNSAMPLE:
         raise InputError(f"stem_downsample must be one of {', '.join(DOWNSAMPLE)}, got {downsample!r}")
+    if condition not in CONDITION:
+        raise InputError(f"stem_condition must be one of {', '.join(CONDITION)}, got {condition!r}")
     for name, v in (("stem_channels", channels), ("stem_blocks", blocks)):
         if not (isinstance(v, int) and v >= 1):
             raise InputError(f"{name} must be a positive integer, got {v!r}")
@@ -89,6 +96,12 @@ def nucleotide_ids(tokenizer) -> list[int]:
     return ids
 
 
+def condition_ids(tokenizer) -> list[int]:
+    """Ids of the task / tissue / species tokens (``CONDITION_PREFIXES``): the prompt tokens that condition the stem.
+    Recomputed whenever a model is built for a tokenizer, so tokens added by ``seq2gen vocab add`` join in."""
+    return sorted(int(i) for t, i in _vocab(tokenizer).items() if t.startswith(CONDITION_PREFIXES))
+
+
 class ConvStem(nn.Module):
     """One-hot bases → conv + GELU (motif detectors at base resolution) → ``blocks`` × [downsample, pre-norm
     residual conv] → linear → RMSNorm to d_model, + a learned projection (zero at init) of the offset sinusoids.
@@ -102,9 +115,11 @@ class ConvStem(nn.Module):
     """
 
     def __init__(self, d_model: int, nucleotide_ids: list[int], pool: int = 8, channels: int = 128,
-                 kernel: int = 9, blocks: int = 2, downsample: str = "conv"):
+                 kernel: int = 9, blocks: int = 2, downsample: str = "conv", condition: str = "none",
+                 condition_ids: list[int] | None = None):
         super().__init__()
-        check_stem_params(pool, channels, kernel, blocks, downsample)
+        check_stem_params(pool, channels, kernel, blocks, downsample, condition)
+        self.condition, self.condition_ids = condition, list(condition_ids or [])
         self.pool, self.pools, self.kernel = pool, pool_schedule(pool, blocks), kernel
         self.max_pool = downsample == "max_conv"
         self.nucleotide_ids = list(nucleotide_ids)
@@ -116,6 +131,8 @@ class ConvStem(nn.Module):
         self.proj = nn.Linear(channels, d_model)
         self.out_norm = nn.RMSNorm(d_model, eps=1e-6)     # pooled vectors at the scale of token embeddings
         self.offset_proj = nn.Linear(2 * OFFSET_FREQS, d_model, bias=False)   # where in the run (zero at init)
+        if condition != "none":    # prompt tokens → per-channel gate of the motif detectors, or a shift of the output
+            self.cond_proj = nn.Linear(d_model, channels if condition == "gate" else d_model, bias=False)
         self._luts: dict = {}
         self.one_hot_hook = None     # callable (R, W, 5) one-hot → same shape: lets attributions feed a soft input
         for m in self.modules():
@@ -135,6 +152,8 @@ class ConvStem(nn.Module):
                 if getattr(m, "bias", None) is not None:
                     init.zeros_(m.bias)
         init.zeros_(self.offset_proj.weight)
+        if self.condition == "gate":     # random, not zero: each tissue starts on its own mix of detectors
+            init.normal_(self.cond_proj.weight, mean=0.0, std=COND_GATE_SCALE * self.cond_proj.in_features ** -0.5)
 
     def reach(self) -> int:
         """Bases on either side of a base that can change its pooled vector (bound): a variant moves the output
@@ -145,9 +164,10 @@ class ConvStem(nn.Module):
             r += (self.kernel // 2) * scale
         return r + self.pool
 
-    def forward(self, codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, codes: torch.Tensor, lengths: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """``codes`` (R, W) in 0..4 (A C G T N), ``PAD_CODE`` past each run's ``lengths``; W a multiple of
         ``pool`` → (R, W / pool, d_model). Padding is re-zeroed after every layer so a run never sees it.
+        ``cond`` (R, d_model): each run's conditioning vector (``stem_condition``; ignored when "none").
 
         Computed channels-last: the first conv (one-hot input) and every downsampling conv (kernel = stride: a
         linear map of each window) are matrix products, the max-pool and LayerNorm need no transposes; only the
@@ -170,6 +190,8 @@ class ConvStem(nn.Module):
         n = lengths
         keep = valid(n, W)
         x = F.gelu(F.linear(windows, conv_weight(self.embed, "ck"), self.embed.bias)) * keep        # (R, W, C)
+        if self.condition == "gate" and cond is not None:   # which motif detectors this task / tissue reads
+            x = x * (2 * torch.sigmoid(self.cond_proj(cond)))[:, None, :]
         for down, norm, conv, p in zip(self.downs, self.norms, self.convs, self.pools):
             if p > 1:
                 n, width = -(-n // p), x.shape[1] // p
@@ -179,7 +201,18 @@ class ConvStem(nn.Module):
                 x = (y + win.amax(2) if self.max_pool else y) * keep
             h = F.gelu(norm(x)) * keep
             x = (x + conv(h.transpose(1, 2)).transpose(1, 2)) * keep
-        return self.out_norm(self.proj(x)) + self.offset_proj(self.offset_features(x.shape[1]))
+        out = self.out_norm(self.proj(x)) + self.offset_proj(self.offset_features(x.shape[1]))
+        if self.condition == "add" and cond is not None:    # the condition at every DNA position of the encoder
+            out = out + self.cond_proj(cond)[:, None, :]
+        return out
+
+    def condition_vectors(self, input_ids: torch.Tensor, valid: torch.Tensor, embed_tokens: nn.Module):
+        """(B, d_model): mean embedding of each row's conditioning tokens (``condition_ids``), zero where none."""
+        lut = torch.zeros(embed_tokens.num_embeddings, dtype=torch.bool, device=input_ids.device)
+        ids = [i for i in self.condition_ids if 0 <= i < embed_tokens.num_embeddings]
+        lut[torch.tensor(ids, dtype=torch.long, device=input_ids.device)] = True
+        m = (lut[input_ids] & valid).to(embed_tokens.weight.dtype)[..., None]
+        return (embed_tokens(input_ids) * m).sum(1) / m.sum(1).clamp(min=1)
 
     def offset_features(self, n: int) -> torch.Tensor:
         """Sinusoids of each pooled vector's first base in its run (wavelengths 16 bp … 1 Mb), (n, 2F): T5 has only
@@ -226,7 +259,11 @@ class ConvStem(nn.Module):
             codes = torch.full((len(lengths), -(-int(lengths.max()) // P) * P), PAD_CODE, dtype=torch.long,
                                device=dev)
             codes[r, k] = code[b, i]
-            pooled = self(codes, lengths)
+            cond = None
+            if self.condition != "none":                      # runs are numbered row-major: run j is in row_of[j]
+                row_of = start.nonzero(as_tuple=True)[0]
+                cond = self.condition_vectors(input_ids, valid, embed_tokens)[row_of]
+            pooled = self(codes, lengths, cond)
             h = k % P == 0
             out[b[h], slot[b[h], i[h]]] = pooled[r[h], k[h] // P].to(out.dtype)
         return out, mask
@@ -265,7 +302,7 @@ class _StemModel:
     def _add_stem(self) -> None:
         c = self.config
         self.stem = ConvStem(c.d_model, c.stem_nucleotide_ids or [], c.stem_pool, c.stem_channels, c.stem_kernel,
-                             c.stem_blocks, c.stem_downsample)
+                             c.stem_blocks, c.stem_downsample, c.stem_condition, c.stem_condition_ids)
 
     def _init_weights(self, module):
         if isinstance(module, ConvStem):
@@ -297,7 +334,9 @@ def _stem_config(base, name: str, model_type: str, pool: int, blocks: int):
     fields = {"stem_pool": (int, pool), "stem_channels": (int, 128), "stem_kernel": (int, 9),
               "stem_blocks": (int, blocks),
               "stem_downsample": (str, "conv"),             # conv | max_conv (saved models without the key: conv)
-              "stem_nucleotide_ids": (list[int] | None, None)}
+              "stem_condition": (str, "none"),              # none | add | gate (saved models without the key: none)
+              "stem_nucleotide_ids": (list[int] | None, None),
+              "stem_condition_ids": (list[int] | None, None)}
     body = {"__module__": __name__, "__qualname__": name, "model_type": model_type,
             "__doc__": f"{base.__name__} + the conv stem's parameters (saved in config.json).",
             "__annotations__": {k: typ for k, (typ, _) in fields.items()}, **{k: v for k, (_, v) in fields.items()}}
