@@ -1,9 +1,13 @@
 """Render every task of a registry on a world into tokenized HF datasets, split by chromosome, cached by config hash.
 
-Per task: candidates (cheap rows from the source functions) → split by chromosome (``world.json`` or the template's
-rule) → held-out tissues dropped from train → seeded subsample to the caps → DNA / bigWig values fetched for the kept
-rows only → quantizer fit on the train split → RC augmentation of train → render → ids (``encode_parts``, numpy)
-→ Arrow columns built directly from numpy (no per-row Python lists).
+Per task: candidates (cheap rows from the source functions, no DNA) → split by chromosome (``world.json`` or the
+template's rule) → held-out tissues dropped from train → seeded subsample to the caps → bigWig values of the kept
+rows (track tasks) → quantizer fit on the train values (from the candidate frame, or those bigWig values) → then
+each split streams (``seq2gen.data.stream``): chunks of ≤ ``chunk_rows`` consecutive rows of one chromosome have
+their DNA fetched, the split's RC picks applied (drawn for the whole split up front), are rendered, encoded
+(``encode_pieces``, numpy) and appended as one record batch to an Arrow file, which ``save_to_disk`` then writes as
+the split. Memory holds the candidate frame, a track split's binned values (``n_bins`` floats a row) and one chunk's
+records, not a split's; the rows are the same for any ``chunk_rows`` and any ``num_proc``.
 
 Output folder: ``<task>/`` (``DatasetDict.save_to_disk``: train/validation/test), ``quantizers.json``, ``tasks.json``
 (registry snapshot), ``data_config.json`` (the config, its hash, per-task stats). Written to a temp folder and renamed;
