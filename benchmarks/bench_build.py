@@ -44,6 +44,8 @@ def main(argv=None) -> None:
     ap.add_argument("--only", action="append", default=None, help="build only this task (repeatable)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
+    if args.source == "world" and (args.uncapped or args.chunk_rows or args.only):
+        ap.error("--uncapped, --chunk-rows and --only go with --source files")
     if args.source == "files":
         return bench_files(args)
     args.out = args.out or str(bu.RESULTS / "build.json")

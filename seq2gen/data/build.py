@@ -242,6 +242,27 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
     replace_dir(tmp, out)
 
 
+def _build_all(world, names, num_proc: int, job: dict, bar) -> tuple[dict, dict, dict]:
+    """Every task built into ``job["tmp"]`` (``seq2gen.data.workers``): ``(quantizers, stats, inputs report)``."""
+    from seq2gen.data.workers import build_tasks, merge_reports
+    quantizers, stats, inputs = {}, {}, dict(getattr(world, "report", None) or {})
+    done = {}
+    for name, q, st, report in build_tasks(world, names, num_proc, **job):
+        done[name] = (q, st)
+        merge_reports(inputs, report)
+        for k, v in st.items():
+            if not isinstance(v, dict) and k != "seconds":
+                log.warning("%s: %s: %d", name, k, v)
+        if bar is not None:
+            bar.set_postfix_str(name)
+            bar.update(1)
+    for name in names:                                   # task order, whatever order the workers finished in
+        q, stats[name] = done[name]
+        if q is not None:
+            quantizers[name] = q
+    return quantizers, stats, inputs
+
+
 def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_task: int | None = None,
                    seed: int = 0, progress: bool = True, force: bool = False, data_root=None,
                    num_proc: int = 1, chunk_rows: int = CHUNK_ROWS) -> dict:
@@ -293,24 +314,9 @@ def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_
         from tqdm.auto import tqdm
         bar = tqdm(total=len(names), desc="data build", unit="task")
     try:
-        from seq2gen.data.workers import build_tasks, merge_reports
-        quantizers, stats, inputs = {}, {}, dict(getattr(world, "report", None) or {})
-        done = {}
         job = dict(build_task=build_task, registry=registry, tokenizer=tokenizer, seed=seed,
                    max_per_task=max_per_task, data_root=data_root, tmp=tmp, chunk_rows=chunk_rows)
-        for name, q, st, report in build_tasks(world, names, num_proc, **job):
-            done[name] = (q, st)
-            merge_reports(inputs, report)
-            for k, v in st.items():
-                if not isinstance(v, dict) and k != "seconds":
-                    log.warning("%s: %s: %d", name, k, v)
-            if bar is not None:
-                bar.set_postfix_str(name)
-                bar.update(1)
-        for name in names:                                   # task order, whatever order the workers finished in
-            q, stats[name] = done[name]
-            if q is not None:
-                quantizers[name] = q
+        quantizers, stats, inputs = _build_all(world, names, num_proc, job, bar)
         save_quantizers(quantizers, tmp / "quantizers.json")
         registry.subset(names).to_json(tmp / "tasks.json")
         for k, v in inputs.items():                   # a spec's renames / reconciliations / exclusions, counted
