@@ -383,6 +383,41 @@ def test_read_vcf_skip_mode_counts(tmp_path, caplog):
     assert "skipped 4 of 6 records" in caplog.text and "multi-allelic=2" in caplog.text
 
 
+def test_read_vcf_ref_check_reads_blocks_and_keeps_located_errors(tmp_path, monkeypatch):
+    """REFs are checked from a few sorted block reads per contig (tiny blocks here: many of them, across contig
+    boundaries and unsorted records); the bases, and a mismatch's error (file:line, contig:POS, VCF vs FASTA), are
+    those of one fetch per record."""
+    from seq2gen.genome import vcf, write_fasta
+    monkeypatch.setattr(vcf, "REF_BLOCK", 100)
+    monkeypatch.setattr(vcf, "REF_GAP", 20)
+    rng = np.random.default_rng(5)
+    seqs = {c: "".join(rng.choice(list("ACGT"), n)) for c, n in (("chr1", 3000), ("chr2", 2000), ("chr3", 400))}
+    fa = Fasta(write_fasta(tmp_path / "r.fa", seqs))
+    recs = []
+    for c in ("chr2", "chr1", "chr3", "chr1"):                      # contigs interleaved, positions unsorted
+        for p in rng.integers(0, len(seqs[c]) - 10, 25):
+            n = int(rng.integers(1, 4))
+            recs.append([c, int(p) + 1, seqs[c][p:p + n], "ACGT"[("ACGT".index(seqs[c][p]) + 1) % 4]])
+    body = "".join(f"{c}\t{p}\t.\t{r}\t{a}\t.\tPASS\t.\n" for c, p, r, a in recs)
+    df = read_vcf(put(tmp_path, "v.vcf", VCF_HEAD + body), fasta=fa)
+    assert df[["chrom", "pos", "ref"]].values.tolist() == [[c, p, r] for c, p, r, _ in recs]
+    chrom = np.array([r[0] for r in recs], dtype=object)
+    start = np.array([r[1] - 1 for r in recs])
+    end = start + np.array([len(r[2]) for r in recs])
+    mask = rng.random(len(recs)) < 0.7
+    got = vcf.fasta_bases(fa, chrom, start, end, mask)
+    assert got == [fa.fetch(c, a, b) if m else "" for c, a, b, m in zip(chrom, start, end, mask)]
+    for k in (61, 37):                                               # two wrong REFs: the first line is named
+        c, p, r, a = recs[k]
+        wrong = "ACGT"[("ACGT".index(r[0]) + 2) % 4] + r[1:]
+        recs[k] = [c, p, wrong, a if a != wrong[0] else r[0]]
+    body = "".join(f"{c}\t{p}\t.\t{r}\t{a}\t.\tPASS\t.\n" for c, p, r, a in recs)
+    c, p, r, _ = recs[37]
+    raises_at(lambda: read_vcf(put(tmp_path, "w.vcf", VCF_HEAD + body), fasta=fa), "w.vcf", 37 + 4,
+              f"REF does not match r.fa at {c}:{p}: VCF has {r!r}, FASTA has {seqs[c][p - 1:p - 1 + len(r)]!r}")
+    assert read_vcf(tmp_path / "w.vcf", fasta=fa, on_error="skip").attrs["skipped"] == {"REF mismatch": 2}
+
+
 # ---------------------------------------------------------------- expression
 
 def test_read_expression_tsv_csv_gz(tmp_path):

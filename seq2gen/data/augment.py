@@ -7,7 +7,8 @@ unchanged. RC∘RC is the identity. ``rc_answer_tokens`` flips an *answer* the s
 RC averaging at inference): ``<off:k> → <off:L/r − k>`` for span boundaries, values reversed.
 
 ``augment_records`` applies it to a seeded fraction of the train split (``replace``) or appends RC copies
-(``append``).
+(``append``). The fraction is drawn for the whole split at once (``rc_picks``), so a build that renders the split in
+chunks (``seq2gen.data.build``) flips the same rows.
 """
 from __future__ import annotations
 
@@ -39,12 +40,18 @@ def reverse_complement_record(rec: dict) -> dict:
     return out
 
 
+def rc_picks(n: int, fraction: float, seed: int = 0) -> np.ndarray:
+    """Which of ``n`` rows to reverse-complement (bool, seeded; all False when ``fraction <= 0``)."""
+    if fraction <= 0 or n == 0:
+        return np.zeros(n, dtype=bool)
+    return np.random.default_rng([seed, 0xA5]).random(n) < fraction
+
+
 def augment_records(records: list[dict], fraction: float, mode: str = "replace", seed: int = 0) -> list[dict]:
     """RC a seeded ``fraction`` of ``records``: in place of the originals (``replace``) or added after (``append``)."""
     if fraction <= 0 or not records:
         return records
-    rng = np.random.default_rng([seed, 0xA5])
-    pick = rng.random(len(records)) < fraction
+    pick = rc_picks(len(records), fraction, seed)
     if mode == "replace":
         return [reverse_complement_record(r) if p else r for r, p in zip(records, pick)]
     return records + [reverse_complement_record(r) for r, p in zip(records, pick) if p]

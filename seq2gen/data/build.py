@@ -1,9 +1,13 @@
 """Render every task of a registry on a world into tokenized HF datasets, split by chromosome, cached by config hash.
 
-Per task: candidates (cheap rows from the source functions) → split by chromosome (``world.json`` or the template's
-rule) → held-out tissues dropped from train → seeded subsample to the caps → DNA / bigWig values fetched for the kept
-rows only → quantizer fit on the train split → RC augmentation of train → render → ids (``encode_parts``, numpy)
-→ Arrow columns built directly from numpy (no per-row Python lists).
+Per task: candidates (cheap rows from the source functions, no DNA) → split by chromosome (``world.json`` or the
+template's rule) → held-out tissues dropped from train → seeded subsample to the caps → bigWig values of the kept
+rows (track tasks) → quantizer fit on the train values (from the candidate frame, or those bigWig values) → then
+each split streams (``seq2gen.data.stream``): chunks of ≤ ``chunk_rows`` consecutive rows of one chromosome have
+their DNA fetched, the split's RC picks applied (drawn for the whole split up front), are rendered, encoded
+(``encode_pieces``, numpy) and appended as one record batch to an Arrow file, which ``save_to_disk`` then writes as
+the split. Memory holds the candidate frame, a track split's binned values (``n_bins`` floats a row) and one chunk's
+records, not a split's; the rows are the same for any ``chunk_rows`` and any ``num_proc``.
 
 Output folder: ``<task>/`` (``DatasetDict.save_to_disk``: train/validation/test), ``quantizers.json``, ``tasks.json``
 (registry snapshot), ``data_config.json`` (the config, its hash, per-task stats). Written to a temp folder and renamed;
@@ -20,6 +24,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import time
 import uuid
 import zlib
@@ -27,13 +32,15 @@ from pathlib import Path
 
 import numpy as np
 
+from seq2gen.data.stream import to_table, with_dna
 from seq2gen.errors import InputError
-from seq2gen.vocab.tokenizer import encode_pieces
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 SPLITS = ("train", "validation", "test")
 CONFIG_FILE = "data_config.json"
+#: rows fetched, rendered and written at a time (one chromosome's; docs/own-data.md "Memory")
+CHUNK_ROWS = 4096
 
 
 def task_seed(seed: int, name: str) -> int:
@@ -88,10 +95,10 @@ def candidates(world, task, seed: int = 0, stats: dict | None = None, data_root=
     return df[(df["split"] != "") & ~held].reset_index(drop=True)
 
 
-def sample_records(world, task, seed: int = 0, max_per_task: int | None = None, stats=None, data_root=None,
-                   vocab=None) -> dict[str, list]:
-    """Split → capped, seeded subsample (kept in genomic / file order) → records with ``dna`` (and ``values``)."""
-    from seq2gen.tasks.sources import fetch_values
+def sample_frames(world, task, seed: int = 0, max_per_task: int | None = None, stats=None, data_root=None,
+                  vocab=None) -> dict:
+    """Split → capped, seeded subsample, kept in genomic / file order: ``{split: DataFrame}`` of the rows to build
+    (no DNA fetched yet)."""
     df = candidates(world, task, seed, stats, data_root, vocab)
     rng = np.random.default_rng([task_seed(seed, task.name), 2])
     cap_train, cap_eval = caps(task, max_per_task)
@@ -101,24 +108,36 @@ def sample_records(world, task, seed: int = 0, max_per_task: int | None = None, 
         cap = cap_train if split == "train" else cap_eval
         if cap is not None and len(part) > cap:
             part = part.iloc[np.sort(rng.choice(len(part), size=cap, replace=False))]
-        part = part.reset_index(drop=True)
-        recs = part.to_dict("records")
-        if "dna" not in part.columns:                 # table rows hold their sequence already
-            for r in recs:
-                r["dna"] = world.fetch(r["chrom"], r["start"], r["end"], r["strand"])
-        if task.family == "track" and recs:
-            for r, v in zip(recs, fetch_values(world, task, part)):
-                r["values"] = v
-        out[split] = recs
+        out[split] = part.reset_index(drop=True)
     return out
 
 
+def track_values(world, task, part):
+    """A track task's binned values of ``part``'s rows (``(rows, n_bins)`` float64), else None."""
+    from seq2gen.tasks.sources import track_matrix
+    return track_matrix(world, task, part) if task.family == "track" and len(part) else None
+
+
+def sample_records(world, task, seed: int = 0, max_per_task: int | None = None, stats=None, data_root=None,
+                   vocab=None) -> dict[str, list]:
+    """``sample_frames`` as records with ``dna`` (and ``values``), every split in memory (``build_task`` streams
+    instead)."""
+    parts = sample_frames(world, task, seed, max_per_task, stats, data_root, vocab)
+    return {split: with_dna(world, part, track_values(world, task, part)) for split, part in parts.items()}
+
+
 def fit_quantizer(task, train_records: list[dict], stats: dict | None = None):
-    from seq2gen.vocab import Quantizer
     if task.quantizer is None:
         return None
     key = "values" if task.family == "track" else "value"
-    vals = np.asarray([r[key] for r in train_records], dtype=np.float64).ravel()
+    return fit_values(task, np.asarray([r[key] for r in train_records], dtype=np.float64).ravel(), stats)
+
+
+def fit_values(task, vals: np.ndarray, stats: dict | None = None):
+    """The task's quantizer fit on its train targets ``vals`` (flat float64; None when the task has none)."""
+    from seq2gen.vocab import Quantizer
+    if task.quantizer is None:
+        return None
     if vals.size == 0:
         dropped = "; ".join(f"{k}: {v}" for k, v in (stats or {}).items() if not isinstance(v, dict))
         raise InputError(f"task {task.name!r} has no train rows to fit its quantizer on"
@@ -127,66 +146,50 @@ def fit_quantizer(task, train_records: list[dict], stats: dict | None = None):
     return Quantizer.fit(vals, task.quantizer.method, task.quantizer.n_bins)
 
 
-def _ids_array(arrays: list[np.ndarray]):
-    import pyarrow as pa
-    lengths = np.fromiter((a.size for a in arrays), dtype=np.int64, count=len(arrays))
-    offsets = np.r_[0, np.cumsum(lengths)].astype(np.int32)
-    values = np.concatenate(arrays).astype(np.int32) if arrays else np.zeros(0, dtype=np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(values, pa.int32()))
+def _train_targets(task, part, values) -> np.ndarray:
+    """The train values a quantizer is fit on, without fetching any DNA (track values are fetched up front)."""
+    if task.family == "track":
+        return np.zeros(0) if values is None else values.ravel()
+    return part["value"].to_numpy(np.float64) if task.quantizer is not None else np.zeros(0)
 
 
 def to_dataset(task, rows: list[dict], prompts, answers, ids, labels, targets):
-    """Columnar Arrow table → ``datasets.Dataset`` (schema identical for empty splits)."""
+    """``to_table`` as an in-memory ``datasets.Dataset``."""
     import datasets
-    import pyarrow as pa
     from datasets.table import InMemoryTable
-    if task.family in ("regression", "variant"):
-        target = pa.array(targets, pa.float64())
-    elif task.family == "classification":
-        target = pa.array(targets, pa.string())
-    else:
-        if task.family == "track":
-            targets = [[round(v, 5) for v in t] for t in targets]
-        target = pa.array([json.dumps(t, separators=(",", ":")) for t in targets], pa.string())
-    col = lambda k, typ: pa.array([r[k] for r in rows], typ)  # noqa: E731
-    table = pa.table({
-        "task": pa.array([task.name] * len(rows), pa.string()), "prompt": pa.array(prompts, pa.string()),
-        "answer": pa.array(answers, pa.string()), "input_ids": _ids_array(ids), "labels": _ids_array(labels),
-        "chrom": col("chrom", pa.string()), "start": col("start", pa.int64()), "end": col("end", pa.int64()),
-        "strand": col("strand", pa.string()), "tissue": col("tissue", pa.string()), "target": target,
-        "name": col("name", pa.string()), "rc": pa.array([bool(r.get("rc", False)) for r in rows], pa.bool_())})
-    return datasets.Dataset(InMemoryTable(table))
+    return datasets.Dataset(InMemoryTable(to_table(task, rows, prompts, answers, ids, labels, targets)))
 
 
-def build_task(world, task, tokenizer, seed: int = 0, max_per_task: int | None = None, data_root=None):
-    """``(DatasetDict, quantizer or None, stats)`` for one task (``world`` may be None for table tasks)."""
+def build_task(world, task, tokenizer, seed: int = 0, max_per_task: int | None = None, data_root=None, out=None,
+               chunk_rows: int = CHUNK_ROWS):
+    """``(DatasetDict, quantizer or None, stats)`` for one task (``world`` may be None for table tasks).
+
+    Splits stream to Arrow files a chunk at a time (``stream_split``), then are saved to ``out``
+    (``DatasetDict.save_to_disk``) and returned memory-mapped from there; with ``out=None`` they are read into memory.
+    """
     import datasets
-    from seq2gen.data.augment import augment_records
+    from seq2gen.data.stream import split_passes, stream_split
     from seq2gen.tasks.render import Renderer
     stats: dict = {}
-    records = sample_records(world, task, seed, max_per_task, stats, data_root, tokenizer.vocab)
-    quantizer = fit_quantizer(task, records["train"], stats)
-    records["train"] = augment_records(records["train"], task.rc_fraction, task.rc_mode,
-                                       seed=task_seed(seed, task.name))
-    render = Renderer(task, tokenizer.vocab, quantizer, seed=task_seed(seed, task.name))
-    splits = {}
-    for split, recs in records.items():
-        prompts, answers, ids, labels, targets = [], [], [], [], []
-        for r in recs:
-            p, a, t = render(r)
-            prompts.append(" ".join(p))
-            answers.append(" ".join(a))
-            ids.append(encode_pieces(tokenizer, p))
-            labels.append(encode_pieces(tokenizer, a))
-            targets.append(t)
-        splits[split] = to_dataset(task, recs, prompts, answers, ids, labels, targets)
-        stats[split] = {"rows": len(recs), "rc": int(sum(bool(r.get("rc")) for r in recs)),
-                        "max_input_len": int(max((x.size for x in ids), default=0)),
-                        "max_label_len": int(max((x.size for x in labels), default=0))}
-        if task.family == "classification":
-            stats[split]["labels"] = {k: int(v) for k, v in zip(*np.unique(np.asarray(targets, dtype=object)
-                                                                            .astype(str), return_counts=True))}
-    return datasets.DatasetDict(splits), quantizer, stats
+    parts = sample_frames(world, task, seed, max_per_task, stats, data_root, tokenizer.vocab)
+    values = {split: track_values(world, task, part) for split, part in parts.items()}
+    quantizer = fit_values(task, _train_targets(task, parts["train"], values["train"]), stats)
+    tseed = task_seed(seed, task.name)
+    render = Renderer(task, tokenizer.vocab, quantizer, seed=tseed)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{task.name}.chunks-", dir=None if out is None else Path(out).parent))
+    try:
+        files = {split: scratch / f"{split}.arrow" for split in parts}
+        for split, part in parts.items():
+            passes = split_passes(task, part, values.pop(split), split, tseed)
+            stats[split] = stream_split(world, task, tokenizer, render, passes, files[split], chunk_rows)
+        dd = datasets.DatasetDict({s: datasets.Dataset.from_file(str(f), in_memory=out is None)
+                                   for s, f in files.items()})
+        if out is None:
+            return dd, quantizer, stats
+        dd.save_to_disk(str(out))
+        return datasets.load_from_disk(str(out)), quantizer, stats
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------------- config / cache
@@ -239,9 +242,30 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
     replace_dir(tmp, out)
 
 
+def _build_all(world, names, num_proc: int, job: dict, bar) -> tuple[dict, dict, dict]:
+    """Every task built into ``job["tmp"]`` (``seq2gen.data.workers``): ``(quantizers, stats, inputs report)``."""
+    from seq2gen.data.workers import build_tasks, merge_reports
+    quantizers, stats, inputs = {}, {}, dict(getattr(world, "report", None) or {})
+    done = {}
+    for name, q, st, report in build_tasks(world, names, num_proc, **job):
+        done[name] = (q, st)
+        merge_reports(inputs, report)
+        for k, v in st.items():
+            if not isinstance(v, dict) and k != "seconds":
+                log.warning("%s: %s: %d", name, k, v)
+        if bar is not None:
+            bar.set_postfix_str(name)
+            bar.update(1)
+    for name in names:                                   # task order, whatever order the workers finished in
+        q, stats[name] = done[name]
+        if q is not None:
+            quantizers[name] = q
+    return quantizers, stats, inputs
+
+
 def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_task: int | None = None,
                    seed: int = 0, progress: bool = True, force: bool = False, data_root=None,
-                   num_proc: int = 1) -> dict:
+                   num_proc: int = 1, chunk_rows: int = CHUNK_ROWS) -> dict:
     """Build (or reuse, when the config hash matches) ``out_dir``; returns ``{task: DatasetDict}``.
 
     ``world_dir``: the world folder, a data spec YAML (``seq2gen.data.spec``, docs/own-data.md), or None when
@@ -250,7 +274,9 @@ def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_
     its folder); ``tasks``: names to build (default all); ``max_per_task``: train cap replacing the templates'
     ``max_examples`` (validation/test ≤ min(max_eval_examples, cap)); ``force``: rebuild even if the hash matches;
     ``data_root``: where table paths start (default ``$SEQ2GEN_REAL_DATA`` or ``../shared/data/real``);
-    ``num_proc``: tasks built in that many worker processes (same rows as one; ``seq2gen.data.workers``).
+    ``num_proc``: tasks built in that many worker processes (same rows as one; ``seq2gen.data.workers``);
+    ``chunk_rows``: rows fetched, rendered and written at a time (``seq2gen.data.stream``; same rows for any value,
+    not part of the config hash).
     """
     from seq2gen.data.specworld import open_world
     from seq2gen.vocab import Seq2GenTokenizer, save_quantizers
@@ -270,6 +296,8 @@ def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_
     world = None if world_dir is None else open_world(world_dir, vocab=tokenizer.vocab)
     if max_per_task is not None and max_per_task < 1:
         raise InputError(f"max_per_task must be >= 1, got {max_per_task}")
+    if chunk_rows < 1:
+        raise InputError(f"chunk_rows must be >= 1, got {chunk_rows}")
     cfg = data_config(world, registry, names, tokenizer, seed, max_per_task, data_root)
     out = Path(out_dir)
     if not force and _cached(out, cfg["hash"]):
@@ -286,23 +314,9 @@ def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_
         from tqdm.auto import tqdm
         bar = tqdm(total=len(names), desc="data build", unit="task")
     try:
-        from seq2gen.data.workers import build_tasks, merge_reports
-        quantizers, stats, inputs = {}, {}, dict(getattr(world, "report", None) or {})
-        done = {}
-        for name, q, st, report in build_tasks(world, names, num_proc, build_task=build_task, registry=registry,
-                                               tokenizer=tokenizer, seed=seed, max_per_task=max_per_task, data_root=data_root, tmp=tmp):
-            done[name] = (q, st)
-            merge_reports(inputs, report)
-            for k, v in st.items():
-                if not isinstance(v, dict) and k != "seconds":
-                    log.warning("%s: %s: %d", name, k, v)
-            if bar is not None:
-                bar.set_postfix_str(name)
-                bar.update(1)
-        for name in names:                                   # task order, whatever order the workers finished in
-            q, stats[name] = done[name]
-            if q is not None:
-                quantizers[name] = q
+        job = dict(build_task=build_task, registry=registry, tokenizer=tokenizer, seed=seed,
+                   max_per_task=max_per_task, data_root=data_root, tmp=tmp, chunk_rows=chunk_rows)
+        quantizers, stats, inputs = _build_all(world, names, num_proc, job, bar)
         save_quantizers(quantizers, tmp / "quantizers.json")
         registry.subset(names).to_json(tmp / "tasks.json")
         for k, v in inputs.items():                   # a spec's renames / reconciliations / exclusions, counted

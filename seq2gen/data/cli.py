@@ -33,6 +33,8 @@ def build(
     max_per_task: Optional[int] = typer.Option(None, help="Cap train rows per task (eval splits ≤ this too)."),
     seed: int = typer.Option(0),
     num_proc: int = typer.Option(1, help="Build tasks in this many worker processes (same rows as one)."),
+    chunk_rows: int = typer.Option(4096, help="Rows fetched, rendered and written at a time per split (bounds "
+                                   "memory; same rows for any value)."),
     force: bool = typer.Option(False, help="Rebuild even when the config hash matches."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
@@ -61,7 +63,8 @@ def build(
             names = names or mix.tasks
         t0 = time.perf_counter()
         ds = build_datasets(spec or world, registry, tok, out, tasks=names, max_per_task=max_per_task, seed=seed,
-                            progress=progress, force=force, data_root=data_root, num_proc=num_proc)
+                            progress=progress, force=force, data_root=data_root, num_proc=num_proc,
+                            chunk_rows=chunk_rows)
     except InputError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2)

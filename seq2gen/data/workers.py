@@ -16,9 +16,8 @@ _JOB: dict = {}          # set in the parent before the fork; read by the worker
 def _run_one(world, name: str) -> tuple:
     j = _JOB
     t0 = time.perf_counter()
-    dd, q, st = j["build_task"](world, j["registry"].get(name), j["tokenizer"], j["seed"], j["max_per_task"],
-                           j["data_root"])
-    dd.save_to_disk(str(Path(j["tmp"]) / name))
+    _, q, st = j["build_task"](world, j["registry"].get(name), j["tokenizer"], j["seed"], j["max_per_task"],
+                               j["data_root"], out=Path(j["tmp"]) / name, chunk_rows=j["chunk_rows"])
     return name, q, {**st, "seconds": round(time.perf_counter() - t0, 2)}, dict(getattr(world, "report", {}) or {})
 
 
@@ -40,7 +39,7 @@ def world_source(world):
 
 def build_tasks(world, names: list[str], num_proc: int = 1, **job):
     """Yield ``(name, quantizer, stats, inputs report)`` per task as each finishes (``job``: registry, tokenizer,
-    seed, max_per_task, data_root, tmp; ``build_task``: ``seq2gen.data.build.build_task``, passed in so this
+    seed, max_per_task, data_root, tmp, chunk_rows; ``build_task``: ``seq2gen.data.build.build_task``, passed in so this
     module needs no import of the builder that calls it)."""
     _JOB.clear()
     _JOB.update(job, world_src=world_source(world), local={})

@@ -199,19 +199,11 @@ def _rows_to_score(m, t, table, p: dict, train_table, data_root, fasta_labels, d
 def _dataset(m, t, rows: pd.DataFrame):
     """Rows rendered and encoded exactly as the data pipeline does → (dataset, targets)."""
     from seq2gen.data.build import to_dataset
+    from seq2gen.data.stream import encode_records
     from seq2gen.tasks.render import Renderer
-    from seq2gen.vocab import encode_pieces
     records = rows.to_dict("records")
-    render = Renderer(t, m.tokenizer.vocab, m.quantizers.get(t.name))
-    prompts, answers, ids, labels, targets = [], [], [], [], []
-    for r in records:
-        pr, an, tg = render(r)
-        prompts.append(" ".join(pr))
-        answers.append(" ".join(an))
-        ids.append(encode_pieces(m.tokenizer, pr))
-        labels.append(encode_pieces(m.tokenizer, an))
-        targets.append(tg)
-    return to_dataset(t, records, prompts, answers, ids, labels, targets), targets
+    cols = encode_records(t, m.tokenizer, Renderer(t, m.tokenizer.vocab, m.quantizers.get(t.name)), records)
+    return to_dataset(t, records, *cols), cols[4]
 
 
 def _write(out: Path, t, res: dict, rows: pd.DataFrame, arrays: dict) -> None:

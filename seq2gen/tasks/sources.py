@@ -319,7 +319,13 @@ WHOLE_CHROM_MAX = 64_000_000     # read a bigWig chromosome at once (≤ 256 MB 
 
 
 def fetch_values(world: WorldData, task, df: pd.DataFrame) -> list[list[float]]:
-    """Binned bigWig means per row (its tissue's track), in the shown orientation (reversed for ``-``).
+    """``track_matrix`` as lists (one per row)."""
+    return track_matrix(world, task, df).tolist()
+
+
+def track_matrix(world: WorldData, task, df: pd.DataFrame) -> np.ndarray:
+    """Binned bigWig means per row (its tissue's track), in the shown orientation (reversed for ``-``): a
+    ``(rows, n_bins)`` float64 array of float32-rounded values.
 
     Same numbers as ``BigWig.binned_mean``; rows are grouped by (tissue, chromosome) and, where many windows share
     a chromosome, the chromosome is read once (pyBigWig's per-call cost is ~250 µs, a whole 10 Mb read ~70 ms).
@@ -355,4 +361,4 @@ def fetch_values(world: WorldData, task, df: pd.DataFrame) -> list[list[float]]:
         out[np.asarray(idx)] = np.nan_to_num(vals.astype(np.float32).astype(np.float64))
     minus = (df["strand"] == "-").to_numpy()
     out[minus] = out[minus, ::-1]
-    return out.tolist()
+    return out
