@@ -100,7 +100,7 @@ class Proc:
 
     def kill_at_stall(self, timeout: float = 300) -> str:
         t0 = time.time()
-        while not self.flag.exists():
+        while not (self.flag.exists() and self.flag.read_text()):     # created, then written: wait for the text
             if self.p.poll() is not None:
                 raise AssertionError(f"exited ({self.p.returncode}) before the stall point:\n{self.output()[-3000:]}")
             if time.time() - t0 > timeout:
