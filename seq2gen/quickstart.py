@@ -65,17 +65,25 @@ def _datasets(out: Path, wdir: Path, tok, cfg: dict, console) -> dict:
     from seq2gen.data import build_datasets
     from seq2gen.tasks import TaskRegistry
     reg = TaskRegistry.from_dir(vocab=tok.vocab)
-    ds = build_datasets(wdir, reg, tok, out / "datasets", max_per_task=cfg["data"].get("max_per_task"),
+    rates = _train_config(cfg).get("rates")
+    tasks = sorted(rates) if isinstance(rates, dict) else None      # build (and evaluate) what is trained
+    ds = build_datasets(wdir, reg, tok, out / "datasets", tasks=tasks, max_per_task=cfg["data"].get("max_per_task"),
                         seed=cfg["seed"])
     sizes = ", ".join(f"{t} {len(d['train']):,}" for t, d in ds.items())
     console.print(f"[bold]3 datasets[/]: train rows per task: {sizes}")
     return ds
 
 
-def _train(out: Path, tok, ds: dict, cfg: dict, console) -> Path:
-    from seq2gen.train import train
+def _train_config(cfg: dict) -> dict:
+    """The trainer's YAML with the quickstart's ``train_overrides`` applied."""
     tcfg = yaml.safe_load(Path(cfg["train_path"]).read_text())
     tcfg.update(copy.deepcopy(cfg.get("train_overrides") or {}))
+    return tcfg
+
+
+def _train(out: Path, tok, ds: dict, cfg: dict, console) -> Path:
+    from seq2gen.train import train
+    tcfg = _train_config(cfg)
     if int(tcfg.get("warmup_steps") or 0) >= int(tcfg["max_steps"]):      # a short run (--steps 20)
         warmup = max(1, int(tcfg["max_steps"]) // 10)
         console.print(f"[bold]4 training[/]: warmup_steps {tcfg['warmup_steps']} → {warmup} for a "

@@ -9,7 +9,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 
-TASKS = ("promoter", "tf_binding", "chromatin", "annotate", "expression", "variant_effect", "span_corruption")
+TASKS = ("promoter", "tf_binding", "chromatin", "annotate", "expression", "variant_effect", "span_corruption",
+         "tf_tissues")
 _CACHE: dict = {}
 
 

@@ -179,6 +179,35 @@ def test_labels_agree_with_world_files(built, world):
     assert np.allclose(expr["target"], [table.loc[n, t] for n, t in zip(expr["name"], expr["tissue"])])
 
 
+def test_tf_tissues_rows_are_each_sites_bound_tissues(built, world):
+    """tf_tissues: one row per (site, bound tissue) labelled <tissue:t>, every bound tissue present; <no> rows
+    (background) hold no peak centre."""
+    _, data = built
+    p = world.peaks.assign(centre=(world.peaks["start"] + world.peaks["end"]) // 2)
+    for split in ("validation", "test"):
+        df = data["tf_tissues"][split].to_pandas()
+        assert (df["tissue"] == "").all() and not df["prompt"].str.contains("<tissue:").any()
+        for (chrom, start, end), g in df.groupby(["chrom", "start", "end"]):
+            inside = p[(p["chrom"] == chrom) & (p["centre"] >= start) & (p["centre"] < end)]
+            labels = set(g["target"])
+            if labels == {"<no>"}:
+                assert inside.empty
+                continue
+            site = inside[inside["name"] == g["name"].iloc[0]]
+            assert labels == {f"<tissue:{t}>" for t in site["tissue"]} and len(g) == len(labels)
+
+
+def test_tf_tissues_refuses_a_tissue_its_grammar_lacks(world, registry):
+    import dataclasses
+
+    from seq2gen.tasks.sources import peak_tissues
+    task = dataclasses.replace(registry.get("tf_tissues"),
+                               answer_grammar={"type": "choice", "tokens": ["<tissue:liver>", "<no>"]})
+    with pytest.raises(InputError, match="answer_grammar.tokens does not offer") as e:
+        peak_tissues(world, task, {}, [], np.random.default_rng(0))
+    assert "tf_tissues.yaml" in str(e.value) and "<tissue:brain>" in str(e.value)
+
+
 def test_span_corruption_rows_reconstruct_genome(built, world):
     _, data = built
     for r in data["span_corruption"]["validation"].select(range(20)):

@@ -239,7 +239,7 @@ def test_gue_templates_load_with_species_tokens(tokenizer):
                   for s in pre.sources) == sorted(GUE_TASKS)
     assert all(s.params["species"] == GUE_TASKS[s.params["files"].get("test", s.params["files"].get("all"))
                                                 .split("/")[1]].species for s in pre.sources)
-    assert len(TaskRegistry.from_dir(vocab=tokenizer.vocab)) == 7                      # world registry unchanged
+    assert len(TaskRegistry.from_dir(vocab=tokenizer.vocab)) == 8                      # world registry unchanged
 
 
 @pytest.mark.real_data

@@ -91,7 +91,7 @@ def test_health_tasks_and_openapi(client, model):
 
 
 def test_predict_batched_answers_parse_and_match_the_api(client, model, fx):
-    prompts = [fx["data"][t]["test"]["prompt"][0] for t in TASKS]          # 7 tasks, one request (≤ max_batch)
+    prompts = [fx["data"][t]["test"]["prompt"][0] for t in TASKS]          # 8 tasks, one request (≤ max_batch)
     # max_new_tokens caps the untrained model's span-corruption answer (its default budget is ~100 tokens)
     r = client.post("/predict", json={"prompts": prompts, "with_probs": True, "max_new_tokens": 16})
     assert r.status_code == 200, r.text
@@ -148,7 +148,7 @@ def test_score_vcf_upload_returns_tsv(client, vcf, model):
     assert r.status_code == 200, r.text
     df2 = pd.read_csv(io.StringIO(r.text), sep="\t")
     assert list(df2.columns[5::4]) == [f"effect_{t}" for t in model.tissues] and "llr" not in df2.columns
-    np.testing.assert_allclose(df2["effect_liver"], df["effect_liver"], rtol=1e-6)
+    np.testing.assert_allclose(df2["effect_liver"], df["effect_liver"], rtol=1e-5)   # 6 significant digits in the TSV
 
 
 # ---------------------------------------------------------------------------------------------- bad requests

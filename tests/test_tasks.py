@@ -15,7 +15,8 @@ from seq2gen.tasks import DEFAULT_TEMPLATES_DIR, Mixture, Task, TaskRegistry, pa
 from seq2gen.tasks import spans as sc
 from seq2gen.vocab import Vocabulary
 
-SHIPPED = ["annotate", "chromatin", "expression", "promoter", "span_corruption", "tf_binding", "variant_effect"]
+SHIPPED = ["annotate", "chromatin", "expression", "promoter", "span_corruption", "tf_binding", "tf_tissues",
+           "variant_effect"]
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +49,10 @@ def test_shipped_templates_load_and_round_trip(registry, vocab):
     fam = {t.name: t.family for t in registry}
     assert fam == {"annotate": "annotation", "chromatin": "track", "expression": "regression",
                    "promoter": "classification", "span_corruption": "pretrain", "tf_binding": "classification",
-                   "variant_effect": "variant"}
+                   "tf_tissues": "classification", "variant_effect": "variant"}
     assert registry["chromatin"].answer_grammar == {"type": "values", "count": 8, "n_bins": 64}
     assert registry["tf_binding"].tissue_conditioned and not registry["promoter"].tissue_conditioned
+    assert not registry["tf_tissues"].tissue_conditioned
     assert TaskRegistry.from_json({"tasks": {t.name: t.to_dict() for t in registry}}, vocab).names == registry.names
 
 

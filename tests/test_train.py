@@ -316,3 +316,21 @@ def test_two_ranks_equal_one_rank_with_accumulation(tmp_path, request):
     np.testing.assert_allclose([r["loss"] for r in two], [r["loss"] for r in one], atol=1e-5)
     np.testing.assert_allclose([r["loss"] for r in resumed], [r["loss"] for r in two], atol=1e-5)
     assert (tmp_path / "w2" / "checkpoints" / "step_00000010" / "rng_rank00001.pt").is_file()
+
+
+def test_stale_extension_lock_is_a_located_error(tmp_path, monkeypatch):
+    """A killed first run leaves torch's extension build lock; the next run must say so, not hang on it."""
+    import time
+
+    from seq2gen.train.distributed import STALE_LOCK_S, check_extension_locks
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    op = tmp_path / "deepspeed_shm_comm"
+    op.mkdir()
+    (op / "lock").touch()
+    check_extension_locks()                                   # fresh: a build may be running
+    later = time.time() + STALE_LOCK_S + 1
+    with pytest.raises(InputError, match="killed run") as e:
+        check_extension_locks(now=later)
+    assert str(op / "lock") in str(e.value) and f"delete {op}" in str(e.value)
+    (op / "deepspeed_shm_comm.so").touch()                    # built: the lock is harmless
+    check_extension_locks(now=later)

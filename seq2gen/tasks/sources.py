@@ -18,6 +18,7 @@ from seq2gen.errors import InputError
 from seq2gen.tasks import seqtable
 from seq2gen.tasks.rows import candidate_frame as _frame
 from seq2gen.tasks.worlddata import WorldData, merge_intervals, overlaps
+from seq2gen.vocab.grammar import condition_key
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,32 @@ def peaks(world: WorldData, task, params, tissues, rng, primary=None, stats=None
     df = _tissue_expand(df, tissues)
     df["label"] = np.where(bound.reshape(-1), params["bound"], params["unbound"]).astype(object)
     return df
+
+
+def peak_tissues(world: WorldData, task, params, tissues, rng, primary=None, stats=None) -> pd.DataFrame:
+    """The tissue-agnostic view of ``peaks`` (DeepSEA-style "where is this site bound"): one row per (site, bound
+    tissue) with that tissue's token as the label and no tissue in the prompt, so the first answer position learns
+    P(tissue | site) from the DNA alone. The tissues are the world's; a tissue token missing from the grammar's
+    choices is an error (a row the decoder could never answer)."""
+    sites, key = _sites(world)
+    p = world.peaks
+    pairs = pd.DataFrame({"site": key.to_numpy(), "tissue": p["tissue"].astype(str).to_numpy()}).drop_duplicates()
+    token = {t: f"<tissue:{condition_key(t)}>" for t in world.tissues}
+    choices = set(task.answer_grammar["tokens"])
+    missing = sorted({token.get(t, t) for t in pairs["tissue"]} - choices)
+    if missing:
+        raise InputError(f"source peak_tissues: peaks.bed has sites bound in {', '.join(missing)}, which "
+                         "answer_grammar.tokens does not offer", path=task.path,
+                         hint="list one <tissue:…> token per tissue of the world (and <no>) in answer_grammar.tokens")
+    centre = ((sites["start"] + sites["end"]) // 2).to_numpy()
+    strand = np.full(len(sites), "+", dtype=object)
+    s, e, a = place(centre, strand, task.window, rng)
+    df = _frame(len(sites), chrom=sites["chrom"].to_numpy(object), start=s, end=e, strand=strand, anchor=a,
+                name=sites["name"].astype(str).to_numpy(object))
+    pairs = pairs.sort_values(["site", "tissue"], kind="stable")
+    out = df.iloc[pairs["site"].to_numpy()].reset_index(drop=True)
+    out["label"] = pairs["tissue"].map(token).to_numpy(object)
+    return out
 
 
 def bigwig_track(world: WorldData, task, params, tissues, rng, primary=None, stats=None) -> pd.DataFrame:
@@ -294,6 +321,7 @@ SOURCES: dict[str, SourceType] = {
                              needs_tissue=True),
     "peaks": SourceType(peaks, {"bound": "<yes>", "unbound": "<no>"}, frozenset({"{label}"}), ("interval_centre",),
                         ("classification",), needs_tissue=True, label_params=("bound", "unbound")),
+    "peak_tissues": SourceType(peak_tissues, {}, frozenset({"{label}"}), ("interval_centre",), ("classification",)),
     "bigwig_track": SourceType(bigwig_track, {"n_bins": 8, "nan": "zero"}, frozenset({"{values}"}),
                                ("interval_centre",), ("track",), needs_tissue=True,
                                enums={"nan": ["zero", "nan"]}),

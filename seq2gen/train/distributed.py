@@ -32,6 +32,29 @@ def setup_env() -> None:
         os.environ["MASTER_PORT"] = str(free_port())
 
 
+STALE_LOCK_S = 15 * 60
+
+
+def check_extension_locks(now: float | None = None) -> None:
+    """Refuse to start over a stale torch-extension build lock instead of waiting on it forever.
+
+    DeepSpeed compiles a CPU op on a first run (torch ``cpp_extension``, ~1 min); a run killed during that build
+    leaves ``<extensions dir>/<op>/lock`` behind and every later run waits on it silently (torch's lock has no
+    timeout). A lock older than ``STALE_LOCK_S`` in a folder without the built ``.so`` is that case.
+    """
+    import glob
+    import time
+
+    from seq2gen.errors import InputError
+    root = os.environ.get("TORCH_EXTENSIONS_DIR") or os.path.expanduser("~/.cache/torch_extensions")
+    now = time.time() if now is None else now
+    for lock in glob.glob(os.path.join(root, "*", "lock")) + glob.glob(os.path.join(root, "*", "*", "lock")):
+        folder = os.path.dirname(lock)
+        if not glob.glob(os.path.join(folder, "*.so")) and now - os.path.getmtime(lock) > STALE_LOCK_S:
+            raise InputError("a torch extension build lock left by a killed run: the DeepSpeed op build would "
+                             "wait on it forever", path=lock, hint=f"delete {folder} and run again")
+
+
 def on_cpu() -> bool:
     return os.environ.get("DS_ACCELERATOR") == "cpu"
 
@@ -39,6 +62,8 @@ def on_cpu() -> bool:
 def init_distributed() -> None:
     """Create the default process group once (gloo on CPU); later calls are no-ops."""
     setup_env()
+    if on_cpu():
+        check_extension_locks()
     import deepspeed
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized():

@@ -23,6 +23,11 @@ TOKEN_RE = re.compile(r"<[^<>\s]+>")
 _CONDITION_KINDS = ("task", "tissue", "species")
 
 
+def condition_key(name) -> str:
+    """The token form of a task/tissue/species name: ``Brain - Cortex`` → ``brain___cortex``."""
+    return str(name).strip().lower().replace(" ", "_").replace("-", "_")
+
+
 def _load_yaml(path: Path) -> dict:
     if not path.exists():
         raise InputError("vocabulary file is missing", path=path, hint="see vocab/ in the seq2gen repository")
@@ -177,7 +182,7 @@ class Vocabulary:
         """``<kind:name>`` after checking the name exists; unknown → error with the nearest names."""
         if kind not in _CONDITION_KINDS:
             raise ValueError(f"kind must be one of {_CONDITION_KINDS}")
-        key = str(name).strip().lower().replace(" ", "_").replace("-", "_")
+        key = condition_key(name)
         known = self.names(kind)
         if key not in known and str(name) in known:
             key = str(name)
