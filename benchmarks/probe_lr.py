@@ -45,6 +45,11 @@ def main(argv=None) -> None:
     ap.add_argument("--every", type=int, default=50, help="evaluate every N steps")
     ap.add_argument("--condition", default=None, help="stem_condition of the conv stem: none | add | gate")
     ap.add_argument("--gate-scale", type=float, default=None, help="init scale of the gate projection (fan-in units)")
+    ap.add_argument("--aux-profile", type=float, default=0.0,
+                    help="tf_binding: this fraction of each batch are binding-profile rows (the same windows without "
+                         "the tissue token → the tissues that bind the site, or <no>; from world/peaks.bed)")
+    ap.add_argument("--profile-format", default="set", choices=["set", "single"],
+                    help="set: the sorted tissue tokens in one answer; single: one bound tissue drawn per row")
     args = ap.parse_args(argv)
     from datasets import load_from_disk
     from sklearn.metrics import roc_auc_score
@@ -80,9 +85,12 @@ def main(argv=None) -> None:
     def batch(rows):
         return collate([{"input_ids": a, "labels": b} for a, b in zip(rows["input_ids"], rows["labels"])])
 
+    profile = binding_profiles(args.root, train, tok, args.profile_format) if args.aux_profile else None
+    n_aux = int(round(args.batch_size * args.aux_profile))
+
     def auroc() -> float:
         model.eval()
-        scores = []
+        scores, derived = [], []
         with torch.no_grad():
             for i in range(0, len(test), 64):
                 b = batch(test[i:i + 64])
@@ -90,14 +98,27 @@ def main(argv=None) -> None:
                 logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"],
                                decoder_input_ids=start).logits[:, 0]
                 scores += (logits[:, yes] - logits[:, no]).tolist()
+                if profile is not None:     # the profile answer's first token: P(<tissue:t>) − P(<no>)
+                    ids = [r[:1] + r[2:] for r in b["input_ids"].tolist()]
+                    pb = collate([{"input_ids": [i for i in r if i != tok.pad_token_id], "labels": [0]} for r in ids])
+                    pl = model(input_ids=pb["input_ids"], attention_mask=pb["attention_mask"],
+                               decoder_input_ids=start).logits[:, 0]
+                    tis = torch.tensor([r[1] for r in b["input_ids"].tolist()])
+                    derived += (pl[torch.arange(len(tis)), tis] - pl[:, no]).tolist()
         model.train()
+        if profile is not None:
+            print(f"  profile-derived AUROC {roc_auc_score(truth, derived):.3f}", flush=True)
         return roc_auc_score(truth, scores)
 
     t0 = time.time()
     for step in range(1, args.steps + 1):
         pool = first if first is not None and step <= args.first_steps else None
         idx = rng.choice(pool, args.batch_size) if pool is not None else rng.integers(0, len(train), args.batch_size)
-        b = batch(train[idx])
+        rows = train[idx[:args.batch_size - n_aux]] if n_aux else train[idx]
+        if n_aux:
+            pick = rng.integers(0, len(profile), n_aux)
+            rows = {k: rows[k] + [profile[i][k] for i in pick] for k in ("input_ids", "labels")}
+        b = batch(rows)
         for g in opt.param_groups:
             g["lr"] = args.lr * g["mult"] * min(1.0, step / args.warmup)
         loss = model(**b).loss
@@ -112,6 +133,34 @@ def main(argv=None) -> None:
         opt.step()
         if step % args.every == 0:
             print(f"step {step} loss {loss.item():.3f} test AUROC {auroc():.3f} ({time.time() - t0:.0f} s)", flush=True)
+
+
+def binding_profiles(root, train, tok, fmt: str = "set") -> list[dict]:
+    """One profile row per TF-binding train row: its window without the tissue token → the tissue tokens of every
+    peaks.bed row of that site (same TF, centre within the 32-bp jitter; tissues sorted), or ``<no>``.
+    ``fmt="single"``: one of those tissues, drawn per row (the first answer token then learns P(tissue | site))."""
+    rng = np.random.default_rng(0)
+    import pandas as pd
+    peaks = pd.read_csv(f"{root}/world/peaks.bed", sep="\t", header=None, usecols=[0, 1, 2, 3, 6],
+                        names=["chrom", "start", "end", "name", "tissue"])
+    peaks["centre"] = (peaks["start"] + peaks["end"]) // 2
+    sites = {k: g for k, g in peaks.groupby(["chrom", "name"])}
+    eos = tok.eos_token_id
+    out, n_bound = [], 0
+    for ids, chrom, start, end, name in zip(train["input_ids"], train["chrom"], train["start"], train["end"],
+                                            train["name"]):
+        g = sites.get((chrom, name))
+        tissues = []
+        if g is not None:
+            near = g[(g["centre"] - (start + end) // 2).abs() <= 32]
+            tissues = sorted(set(near["tissue"]))
+        n_bound += bool(tissues)
+        answer = [f"<tissue:{t}>" for t in tissues] or ["<no>"]
+        if fmt == "single":
+            answer = [answer[rng.integers(len(answer))]]
+        out.append({"input_ids": ids[:1] + ids[2:], "labels": tok.token_ids(answer) + [eos]})
+    print(f"profile rows: {len(out)}, {n_bound} with a bound tissue", flush=True)
+    return out
 
 
 if __name__ == "__main__":

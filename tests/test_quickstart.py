@@ -43,6 +43,10 @@ def test_every_stage_writes_its_outputs(run):
     assert families == {"classification", "regression", "track", "annotation", "variant"}
     ev = json.loads((out / "eval.json").read_text())
     assert set(ev["trained"]) == set(ev["untrained"]) == {r["task"] for r in result["eval"]}
+    used = yaml.safe_load((out / "quickstart_config.yaml").read_text())     # built, trained, evaluated: the rates'
+    rates = yaml.safe_load(open(used["train_path"]))["rates"]
+    built = json.loads((out / "datasets" / "tasks.json").read_text())["tasks"]
+    assert set(built) == set(rates) and set(ev["trained"]) == set(rates) - {"span_corruption"}
     scores = pd.read_csv(out / "variant_scores.tsv", sep="\t")
     test_vcf = [line for line in (out / "variants_test.vcf").read_text().splitlines() if not line.startswith("#")]
     assert len(scores) == len(test_vcf) == result["variants"]["n"] > 0

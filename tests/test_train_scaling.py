@@ -161,8 +161,8 @@ def test_mixture_file_temperature_and_cap_reach_the_sampler(tmp_path):
 def test_shipped_mixture_all_is_temperature_scaled():
     from seq2gen.train.sampler import load_mixture, mixture_rates
     mix = load_mixture("all")
-    sizes = {"promoter": 7400, "tf_binding": 20000, "chromatin": 20000, "annotate": 5000, "expression": 20000,
-             "variant_effect": 20000, "span_corruption": 20000}
+    sizes = {"promoter": 7400, "tf_binding": 20000, "tf_tissues": 20000, "chromatin": 20000, "annotate": 5000,
+             "expression": 20000, "variant_effect": 20000, "span_corruption": 20000}
     rates = mixture_rates("proportional", sizes, mixture=mix)
     assert set(rates) == set(mix.tasks) and "span_corruption" not in rates
     assert rates["annotate"] / rates["tf_binding"] == pytest.approx((5000 / 20000) ** 0.5)

@@ -128,19 +128,25 @@ def _sites(world: WorldData) -> tuple[pd.DataFrame, pd.Series]:
     return sites, key
 
 
-def peaks(world: WorldData, task, params, tissues, rng, primary=None, stats=None) -> pd.DataFrame:
+def _site_windows(world: WorldData, task, rng) -> tuple[pd.DataFrame, pd.Series]:
+    """One window per distinct TF site (``+`` strand, on the peak centre ± the template's jitter) and, per
+    peaks.bed row, the index of its site."""
     sites, key = _sites(world)
+    centre = ((sites["start"] + sites["end"]) // 2).to_numpy()
+    strand = np.full(len(sites), "+", dtype=object)
+    s, e, a = place(centre, strand, task.window, rng)
+    return _frame(len(sites), chrom=sites["chrom"].to_numpy(object), start=s, end=e, strand=strand, anchor=a,
+                  name=sites["name"].astype(str).to_numpy(object)), key
+
+
+def peaks(world: WorldData, task, params, tissues, rng, primary=None, stats=None) -> pd.DataFrame:
+    df, key = _site_windows(world, task, rng)
     p = world.peaks
-    bound = np.zeros((len(sites), len(tissues)), dtype=bool)
+    bound = np.zeros((len(df), len(tissues)), dtype=bool)
     col = {t: i for i, t in enumerate(tissues)}
     ti = p["tissue"].map(col)
     ok = ti.notna().to_numpy()
     bound[key.to_numpy()[ok], ti.to_numpy()[ok].astype(np.int64)] = True
-    centre = ((sites["start"] + sites["end"]) // 2).to_numpy()
-    strand = np.full(len(sites), "+", dtype=object)
-    s, e, a = place(centre, strand, task.window, rng)
-    df = _frame(len(sites), chrom=sites["chrom"].to_numpy(object), start=s, end=e, strand=strand, anchor=a,
-                name=sites["name"].astype(str).to_numpy(object))
     df = _tissue_expand(df, tissues)
     df["label"] = np.where(bound.reshape(-1), params["bound"], params["unbound"]).astype(object)
     return df
@@ -151,7 +157,7 @@ def peak_tissues(world: WorldData, task, params, tissues, rng, primary=None, sta
     tissue) with that tissue's token as the label and no tissue in the prompt, so the first answer position learns
     P(tissue | site) from the DNA alone. The tissues are the world's; a tissue token missing from the grammar's
     choices is an error (a row the decoder could never answer)."""
-    sites, key = _sites(world)
+    df, key = _site_windows(world, task, rng)
     p = world.peaks
     pairs = pd.DataFrame({"site": key.to_numpy(), "tissue": p["tissue"].astype(str).to_numpy()}).drop_duplicates()
     token = {t: f"<tissue:{condition_key(t)}>" for t in world.tissues}
@@ -161,11 +167,6 @@ def peak_tissues(world: WorldData, task, params, tissues, rng, primary=None, sta
         raise InputError(f"source peak_tissues: peaks.bed has sites bound in {', '.join(missing)}, which "
                          "answer_grammar.tokens does not offer", path=task.path,
                          hint="list one <tissue:…> token per tissue of the world (and <no>) in answer_grammar.tokens")
-    centre = ((sites["start"] + sites["end"]) // 2).to_numpy()
-    strand = np.full(len(sites), "+", dtype=object)
-    s, e, a = place(centre, strand, task.window, rng)
-    df = _frame(len(sites), chrom=sites["chrom"].to_numpy(object), start=s, end=e, strand=strand, anchor=a,
-                name=sites["name"].astype(str).to_numpy(object))
     pairs = pairs.sort_values(["site", "tissue"], kind="stable")
     out = df.iloc[pairs["site"].to_numpy()].reset_index(drop=True)
     out["label"] = pairs["tissue"].map(token).to_numpy(object)
@@ -174,13 +175,7 @@ def peak_tissues(world: WorldData, task, params, tissues, rng, primary=None, sta
 
 def bigwig_track(world: WorldData, task, params, tissues, rng, primary=None, stats=None) -> pd.DataFrame:
     """Windows centred on TF sites (unique peaks); values are read later (``fetch_values``) per tissue."""
-    sites, _ = _sites(world)
-    centre = ((sites["start"] + sites["end"]) // 2).to_numpy()
-    strand = np.full(len(sites), "+", dtype=object)
-    s, e, a = place(centre, strand, task.window, rng)
-    df = _frame(len(sites), chrom=sites["chrom"].to_numpy(object), start=s, end=e, strand=strand, anchor=a,
-                name=sites["name"].astype(str).to_numpy(object))
-    return _tissue_expand(df, tissues)
+    return _tissue_expand(_site_windows(world, task, rng)[0], tissues)
 
 
 def gene_bodies(world: WorldData, task, params, tissues, rng, primary=None, stats=None) -> pd.DataFrame:
