@@ -59,11 +59,12 @@ def test_every_task_builds_with_schema(built, registry):
     assert snap["annotate"].to_dict() == registry["annotate"].to_dict()
 
 
-def test_rows_decode_to_prompt_and_answer_and_parse(built, registry, tokenizer):
-    _, data = built
+def test_rows_decode_to_prompt_and_answer_and_parse(built, tokenizer):
     res = tokenizer.vocab.off_resolution
+    out, data = built
+    snapshot = TaskRegistry.from_json(out / "tasks.json", tokenizer.vocab)    # choices resolved for this world
     for name, dd in data.items():
-        task = registry[name]
+        task = snapshot[name]
         for split, r in rows(dd):
             assert tokenizer.decode(r["input_ids"]) == r["prompt"], (name, split)
             assert tokenizer.decode(r["labels"]) == r["answer"], (name, split)
@@ -195,6 +196,17 @@ def test_tf_tissues_rows_are_each_sites_bound_tissues(built, world):
                 continue
             site = inside[inside["name"] == g["name"].iloc[0]]
             assert labels == {f"<tissue:{t}>" for t in site["tissue"]} and len(g) == len(labels)
+
+
+def test_tf_tissues_choices_are_the_builds_tissues(built, world, registry, tokenizer):
+    """``{tissues}`` in the template's choices → the world's tissue tokens in tasks.json (the registry passed in
+    keeps its template); a tissue the vocabulary lacks is an error naming the template and the key."""
+    out, _ = built
+    snap = json.loads((out / "tasks.json").read_text())["tasks"]["tf_tissues"]["answer_grammar"]["tokens"]
+    assert snap == [f"<tissue:{t}>" for t in world.tissues] + ["<no>"]
+    assert registry.get("tf_tissues").answer_grammar["tokens"] == ["{tissues}", "<no>"]
+    with pytest.raises(InputError, match=r"tf_tissues.yaml: answer_grammar.tokens: \{tissues\}: unknown tissue"):
+        registry.get("tf_tissues").resolve_choices(["liver", "no_such_organ"], tokenizer.vocab)
 
 
 def test_tf_tissues_refuses_a_tissue_its_grammar_lacks(world, registry):

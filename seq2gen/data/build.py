@@ -294,6 +294,10 @@ def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_
                              hint="or build only table tasks (--only NAME / a template folder such as "
                                   "task_templates/gue)")
     world = None if world_dir is None else open_world(world_dir, vocab=tokenizer.vocab)
+    registry = registry.subset(names)
+    if world is not None:            # `{tissues}` choices → this world's tissue tokens (hashed and in tasks.json)
+        for n in names:
+            registry.add(registry.get(n).resolve_choices(world.tissues, tokenizer.vocab), overwrite=True)
     if max_per_task is not None and max_per_task < 1:
         raise InputError(f"max_per_task must be >= 1, got {max_per_task}")
     if chunk_rows < 1:

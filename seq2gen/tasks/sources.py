@@ -16,6 +16,7 @@ import pandas as pd
 
 from seq2gen.errors import InputError
 from seq2gen.tasks import seqtable
+from seq2gen.tasks.schema import TISSUES_CHOICE
 from seq2gen.tasks.rows import candidate_frame as _frame
 from seq2gen.tasks.worlddata import WorldData, merge_intervals, overlaps
 from seq2gen.vocab.grammar import condition_key
@@ -156,12 +157,13 @@ def peak_tissues(world: WorldData, task, params, tissues, rng, primary=None, sta
     """The tissue-agnostic view of ``peaks`` (DeepSEA-style "where is this site bound"): one row per (site, bound
     tissue) with that tissue's token as the label and no tissue in the prompt, so the first answer position learns
     P(tissue | site) from the DNA alone. The tissues are the world's; a tissue token missing from the grammar's
-    choices is an error (a row the decoder could never answer)."""
+    choices (``{tissues}`` offers them all) is an error (a row the decoder could never answer)."""
     df, key = _site_windows(world, task, rng)
     p = world.peaks
     pairs = pd.DataFrame({"site": key.to_numpy(), "tissue": p["tissue"].astype(str).to_numpy()}).drop_duplicates()
     token = {t: f"<tissue:{condition_key(t)}>" for t in world.tissues}
-    choices = set(task.answer_grammar["tokens"])
+    choices = set(task.answer_grammar["tokens"]) | (set(token.values()) if TISSUES_CHOICE in
+                                                     task.answer_grammar["tokens"] else set())
     missing = sorted({token.get(t, t) for t in pairs["tissue"]} - choices)
     if missing:
         raise InputError(f"source peak_tissues: peaks.bed has sites bound in {', '.join(missing)}, which "

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from seq2gen.errors import InputError
-from seq2gen.tasks.schema import (FAMILIES, QuantizerSpec, SourceSpec, Window, _fail, check_structure,  # noqa: F401
-                                  parse_fields)
+from seq2gen.tasks.schema import (FAMILIES, TISSUES_CHOICE, QuantizerSpec, SourceSpec, Window,  # noqa: F401
+                                  _fail, check_structure, parse_fields)
 from seq2gen.utils.io import read_yaml_mapping
 
 
@@ -90,6 +90,22 @@ class Task:
                 d[k] = v
         return Task.from_dict(d, where=self.path)
 
+    def resolve_choices(self, tissues: list[str], vocab) -> "Task":
+        """The task with a ``{tissues}`` item of a choice grammar replaced by the tissue tokens of ``tissues`` (the
+        world's, in its order), so a template such as ``tf_tissues`` answers in whatever tissues a build has;
+        ``tasks.json`` stores the resolved list. Tasks without the item are returned as they are."""
+        toks = self.answer_grammar.get("tokens") or []
+        if TISSUES_CHOICE not in toks:
+            return self
+        try:
+            names = [vocab.tissue_token(t) for t in tissues]
+        except InputError as exc:
+            _fail(self.path, "answer_grammar.tokens", f"{{tissues}}: {exc}", exc.hint)
+        resolved = [x for t in toks for x in (names if t == TISSUES_CHOICE else [t])]
+        d = self.to_dict()
+        d["answer_grammar"] = {**self.answer_grammar, "tokens": list(dict.fromkeys(resolved))}
+        return Task.from_dict(d, where=self.path)
+
     # ------------------------------------------------------------------ (de)serialisation
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Task":
@@ -144,6 +160,8 @@ class Task:
         g = self.answer_grammar
         for key in ("tokens", "labels"):
             for i, t in enumerate(g.get(key, [])):
+                if key == "tokens" and t == TISSUES_CHOICE:
+                    continue
                 try:
                     vocab.check_token(t, known)
                 except InputError as exc:
