@@ -205,6 +205,8 @@ def test_tf_tissues_choices_are_the_builds_tissues(built, world, registry, token
     snap = json.loads((out / "tasks.json").read_text())["tasks"]["tf_tissues"]["answer_grammar"]["tokens"]
     assert snap == [f"<tissue:{t}>" for t in world.tissues] + ["<no>"]
     assert registry.get("tf_tissues").answer_grammar["tokens"] == ["{tissues}", "<no>"]
+    cells = registry.get("tf_tissues").resolve_choices(["K562", "HepG2"], tokenizer.vocab)      # a spec's cell types
+    assert cells.answer_grammar["tokens"] == ["<tissue:k562>", "<tissue:hepg2>", "<no>"]
     with pytest.raises(InputError, match=r"tf_tissues.yaml: answer_grammar.tokens: \{tissues\}: unknown tissue"):
         registry.get("tf_tissues").resolve_choices(["liver", "no_such_organ"], tokenizer.vocab)
 
