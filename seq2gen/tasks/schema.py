@@ -30,8 +30,6 @@ FAMILY_RULES = {
     "pretrain": ("{targets}", "sentinel_spans", False),
 }
 QUANTIZER_METHODS = ("uniform", "quantile", "log1p-quantile")
-#: a choice grammar item that the data build replaces by the world's tissue tokens (``Task.resolve_choices``)
-TISSUES_CHOICE = "{tissues}"
 TOKEN = re.compile(r"<[^<>\s]+>")
 _TOP_KEYS = ("name", "family", "description", "source", "window", "prompt", "answer", "answer_grammar", "quantizer",
              "metrics", "split", "augment", "tissues", "exclude_tissues", "holdout_tissues", "limits", "corruption")

@@ -16,10 +16,13 @@ import pandas as pd
 
 from seq2gen.errors import InputError
 from seq2gen.tasks import seqtable
-from seq2gen.tasks.schema import TISSUES_CHOICE
 from seq2gen.tasks.rows import candidate_frame as _frame
 from seq2gen.tasks.worlddata import WorldData, merge_intervals, overlaps
 from seq2gen.vocab.grammar import condition_key
+
+
+#: a choice grammar item that the data build replaces by the world's tissue tokens (``Task.resolve_choices``)
+TISSUES_CHOICE = "{tissues}"
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from seq2gen.errors import InputError
-from seq2gen.tasks.schema import (FAMILIES, TISSUES_CHOICE, QuantizerSpec, SourceSpec, Window,  # noqa: F401
-                                  _fail, check_structure, parse_fields)
+from seq2gen.tasks.schema import (FAMILIES, QuantizerSpec, SourceSpec, Window, _fail, check_structure,  # noqa: F401
+                                  parse_fields)
+from seq2gen.tasks.sources import TISSUES_CHOICE
 from seq2gen.utils.io import read_yaml_mapping
 
 
