@@ -139,10 +139,9 @@ def binding_profiles(root, train, tok, fmt: str = "set") -> list[dict]:
     """One profile row per TF-binding train row: its window without the tissue token → the tissue tokens of every
     peaks.bed row of that site (same TF, centre within the 32-bp jitter; tissues sorted), or ``<no>``.
     ``fmt="single"``: one of those tissues, drawn per row (the first answer token then learns P(tissue | site))."""
+    from seq2gen.tasks.worlddata import WorldData
     rng = np.random.default_rng(0)
-    import pandas as pd
-    peaks = pd.read_csv(f"{root}/world/peaks.bed", sep="\t", header=None, usecols=[0, 1, 2, 3, 6],
-                        names=["chrom", "start", "end", "name", "tissue"])
+    peaks = WorldData(f"{root}/world").peaks.copy()          # the build's reader: checked columns and tissue names
     peaks["centre"] = (peaks["start"] + peaks["end"]) // 2
     sites = {k: g for k, g in peaks.groupby(["chrom", "name"])}
     eos = tok.eos_token_id

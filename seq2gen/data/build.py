@@ -322,7 +322,7 @@ def build_datasets(world_dir, registry, tokenizer, out_dir, tasks=None, max_per_
                    max_per_task=max_per_task, data_root=data_root, tmp=tmp, chunk_rows=chunk_rows)
         quantizers, stats, inputs = _build_all(world, names, num_proc, job, bar)
         save_quantizers(quantizers, tmp / "quantizers.json")
-        registry.subset(names).to_json(tmp / "tasks.json")
+        registry.to_json(tmp / "tasks.json")
         for k, v in inputs.items():                   # a spec's renames / reconciliations / exclusions, counted
             log.warning("inputs: %s: %s", k, v)
         (tmp / CONFIG_FILE).write_text(json.dumps({**cfg, "stats": stats, **({"inputs": inputs} if inputs else {})},

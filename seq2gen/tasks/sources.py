@@ -165,9 +165,10 @@ def peak_tissues(world: WorldData, task, params, tissues, rng, primary=None, sta
     p = world.peaks
     pairs = pd.DataFrame({"site": key.to_numpy(), "tissue": p["tissue"].astype(str).to_numpy()}).drop_duplicates()
     token = {t: f"<tissue:{condition_key(t)}>" for t in world.tissues}
-    choices = set(task.answer_grammar["tokens"]) | (set(token.values()) if TISSUES_CHOICE in
-                                                     task.answer_grammar["tokens"] else set())
-    missing = sorted({token.get(t, t) for t in pairs["tissue"]} - choices)
+    offered = set(task.answer_grammar["tokens"])
+    if TISSUES_CHOICE in offered:
+        offered |= set(token.values())
+    missing = sorted({token.get(t, t) for t in pairs["tissue"]} - offered)
     if missing:
         raise InputError(f"source peak_tissues: peaks.bed has sites bound in {', '.join(missing)}, which "
                          "answer_grammar.tokens does not offer", path=task.path,
