@@ -1,5 +1,6 @@
 """Tests for seq2gen.baselines: one-hot encoding, scoring, the GUE registry/loader (on the shared real data, skipped
-when absent) and the CNN baseline (planted-motif toy task; a few steps on a real GUE task)."""
+when absent), the CNN baseline (planted-motif toy task; a few steps on a real GUE task) and the k-mer logistic
+regression."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from seq2gen.baselines.cnn import encode_codes, one_hot, predict_cnn, train_cnn  # noqa: E402
+from seq2gen.baselines.kmer import train_kmer_lr  # noqa: E402
 from seq2gen.baselines.gue import (GUE_TASKS, get_task, gue_root, load_gue,  # noqa: E402
                                    main)
 from seq2gen.errors import InputError  # noqa: E402
@@ -104,6 +106,40 @@ def test_cnn_learns_planted_motif_and_is_seeded():
     model2, _ = train_cnn(train, val, 2, **{**kw, "max_steps": 20})
     model3, _ = train_cnn(train, val, 2, **{**kw, "max_steps": 20})
     np.testing.assert_array_equal(predict_cnn(model2, test["sequence"][:50]), predict_cnn(model3, test["sequence"][:50]))
+
+
+def test_cnn_select_last_keeps_the_final_weights():
+    """The GUE study's fair rule: ``select="last"`` ignores validation (same weights as a run without it)."""
+    train, val, test = _toy(600, 5), _toy(200, 6), _toy(100, 7)
+    kw = dict(max_steps=24, batch_size=32, seed=0, lr=5e-3, warmup_steps=2,
+              model_kwargs=dict(channels=(16, 16), kernels=(9, 5), pools=(2, 1)))
+    last, hist = train_cnn(train, val, 2, select="last", eval_every=2, **kw)
+    blind, _ = train_cnn(train, None, 2, **kw)
+    best, hist_best = train_cnn(train, val, 2, eval_every=2, **kw)
+    x = test["sequence"].tolist()
+    np.testing.assert_array_equal(predict_cnn(last, x), predict_cnn(blind, x))
+    assert hist["select"] == "last" and hist_best["select"] == "best"
+    if hist_best["best_step"] != 24:             # the best validation step was an earlier one: other weights
+        assert not np.array_equal(predict_cnn(best, x), predict_cnn(last, x))
+    with pytest.raises(ValueError, match="select"):
+        train_cnn(train, val, 2, select="median", **kw)
+
+
+def test_kmer_lr_learns_a_motif_is_strand_symmetric_and_skips_n():
+    train, test = _toy(1500, 8, length=80), _toy(400, 9, length=80)
+    model, hist = train_kmer_lr(train, 2, k=6)
+    p = model.predict_proba(test["sequence"].tolist())
+    assert p.shape == (400, 2) and classification(test["label"], p)["auroc"] > 0.9
+    assert hist["n_train"] == 1500 and hist["n_features"] == 4096
+    rc = {"A": "T", "C": "G", "G": "C", "T": "A"}
+    flipped = ["".join(rc[c] for c in reversed(x)) for x in test["sequence"]]
+    sym, _ = train_kmer_lr(train, 2, k=6, rc_augment=True)
+    np.testing.assert_allclose(sym.predict_proba(test["sequence"].tolist()), sym.predict_proba(flipped), atol=1e-9)
+    assert not np.allclose(model.predict_proba(test["sequence"].tolist()), model.predict_proba(flipped))
+    f = model.features(["NNNNACGTACGnnnn", "acgtacg"])      # k-mers with N do not count; lowercase reads as upper
+    assert f[0].nnz == 2 and (f[0] != f[1]).nnz == 0
+    with pytest.raises(ValueError, match=r"lack class\(es\) \[2\]"):
+        train_kmer_lr(train, 3)
 
 
 def test_cnn_wall_clock_budget_and_label_check():

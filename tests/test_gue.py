@@ -92,6 +92,33 @@ def test_table_source_reads_csv_tsv_gz_fasta_and_splits(tables, tokenizer, tmp_p
                                                                  "<label:none>"}
 
 
+def test_centre_crop_shows_the_centre_and_dedups_on_it(tables, tokenizer, tmp_path):
+    """A fixed-position signal (GUE splice): the model sees the central bases, and a test row whose centre a train
+    row shares is a duplicate even when their flanks differ."""
+    from seq2gen.tasks.seqtable import table_candidates, table_splits
+    d, raw = tables
+    tr = raw["train"]
+    flank = _seqs(3, 9)
+    test = [f"{flank[0][:8]}{tr[i][8:16]}{flank[1][:8]}" for i in (3, 7)] + _seqs(10, 11)
+    (tmp_path / "t.csv").write_text("sequence,label\n" + "".join(f"{x},{i % 2}\n" for i, x in enumerate(test)))
+    t = template(files={"train": str(d / "train.csv"), "test": str(tmp_path / "t.csv")}, val_fraction=0.2,
+                 centre_crop=8)
+    t["window"]["length"] = 8
+    reg = registry(tmp_path, t, vocab=tokenizer.vocab)
+    stats = {}
+    sp = table_splits(reg.get("classify"), stats=stats)
+    assert stats == {"test rows also in train/validation dropped": 2}          # full rows: no duplicates at all
+    assert set(sp["train"]["sequence"]) | set(sp["validation"]["sequence"]) == {x[8:16] for x in tr}
+    rows = table_candidates(reg.get("classify"), vocab=tokenizer.vocab)
+    assert (rows["dna"].str.len() == 8).all() and (rows["end"] == 8).all()
+    assert set(rows.loc[rows["split"] == "test", "dna"]) == {x[8:16] for x in test[2:]}
+    (tmp_path / "s.csv").write_text("sequence,label\n" + "".join(f"{x},0\n" for x in tr[:4]) + "ACGTAC,1\n")
+    t["source"]["files"] = {"all": str(tmp_path / "s.csv")}
+    reg = registry(tmp_path, t, vocab=tokenizer.vocab)
+    with pytest.raises(InputError, match=r"s\.csv:6: sequence of 6 bp is shorter than source\.centre_crop \(8\)"):
+        table_splits(reg.get("classify"))
+
+
 def test_bad_inputs_name_file_and_line(tables, tokenizer, tmp_path):
     from seq2gen.tasks.seqtable import table_candidates
     d, raw = tables
@@ -153,6 +180,9 @@ def test_overlap_containment_matches_brute_force():
     (lambda t: t["source"].update(labels={0: "<no>", 1: "<label:donorr>"}), r"label <label:donorr> is not one of"),
     (lambda t: t["source"].update(fractions=[0.5, 0.5]), r"source\.fractions: train/validation/test"),
     (lambda t: t["window"].update(centre="tss"), r"window\.centre: source sequence_table places windows by sequence"),
+    (lambda t: t["source"].update(centre_crop=8), r"source\.centre_crop: the model sees the cropped rows: set "
+     r"window\.length to 8"),
+    (lambda t: t["source"].update(centre_crop=True), r"source\.centre_crop: must be a positive number"),
     (lambda t: t.update(split={"train": ["1"], "validation": ["2"], "test": ["3"]}), r"split: table tasks are split"),
     (lambda t: t.update(source=[t["source"], {"type": "background", "label": "<no>"}]), r"source: every source of a "
      "table task is a sequence_table"),
@@ -231,7 +261,8 @@ def test_gue_templates_load_with_species_tokens(tokenizer):
     assert set(folders) == set(GUE_TASKS) and len(reg) == 16
     for folder, t in folders.items():
         g = GUE_TASKS[folder]
-        assert t.window.length == g.length and len(t.answer_grammar["tokens"]) == g.n_classes
+        shown = t.sources[0].params.get("centre_crop") or g.length            # splice: the central 60 bp
+        assert t.window.length == shown <= g.length and len(t.answer_grammar["tokens"]) == g.n_classes
         assert t.prompt[1] == f"<species:{g.species}>"
     assert set(reg.mixture("all").tasks) == set(reg.names) - {"gue_span_corruption"}
     pre = reg.get("gue_span_corruption")                  # the train splits of every task, one source per file

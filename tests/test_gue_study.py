@@ -55,16 +55,21 @@ def test_tiny_study_end_to_end_and_resume(world_dir, tmp_path, monkeypatch):
     out = tmp_path / "study"
     res = G.run_gue_study(cfg, out_dir=out, progress=False)
     cells = G.plan(cfg)
-    assert res["computed_cells"] == len(cells) == 2 * (2 + 2 + 1 + 1 + 2 + 1)
+    assert res["computed_cells"] == len(cells) == 2 * (2 + 2 + 2 + 1 + 1 + 2 + 1)
     by = {(c["arm"], c["seed"]): c for c in res["cells"]}
     for t in cfg.tasks:
-        for arm in (f"single:{t}", f"cnn:{t}", "joint", "joint+pretrain", "joint+world", "joint@kmer"):
+        for arm in (f"single:{t}", f"cnn:{t}", f"kmer_lr:{t}", "joint", "joint+pretrain", "joint+world",
+                    "joint@kmer"):
             s = by[arm, 0]["scores"][t]
             assert 0 <= s["auroc"] <= 1 and -1 <= s["mcc"] <= 1, arm
     # the CNN trained on the T5's rows with the same number of examples, scored the same test rows
     cnn = by["cnn:gue_emp_h3", 0]
     assert cnn["cnn"]["examples_seen"] == cfg.steps_per_task * cfg.global_batch
     assert cnn["scores"]["gue_emp_h3"]["n"] == by["single:gue_emp_h3", 0]["scores"]["gue_emp_h3"]["n"] == 40
+    assert cnn["cnn"]["select"] == "last"                      # the T5 arms' rule: final weights, no selection
+    lr = by["kmer_lr:gue_splice", 0]                          # every train row of its task, the same test rows
+    assert lr["kmer_lr"]["n_train"] == len(G.Env(cfg, out, False).gue().datasets["gue_splice"]["train"])
+    assert lr["scores"]["gue_splice"]["n"] == 40
     assert by["world", 0]["trained_on"] == ["promoter"] and "auroc" in by["world", 0]["scores"]["promoter"]
     assert not list(out.glob("runs/*/model")), "keep_models: false leaves no model folders"
 
@@ -73,11 +78,11 @@ def test_tiny_study_end_to_end_and_resume(world_dir, tmp_path, monkeypatch):
                     "## Published reference figures (theirs)", "## Synthetic-world pre-training model", "## Figure"):
         assert heading in md, heading
     for comparison in ("joint − single", "+span pre-training − joint", "+world pre-training − joint",
-                       "joint − CNN", "joint @kmer − joint"):
+                       "joint − CNN", "joint − k-mer LR", "joint @kmer − joint"):
         assert f"| {comparison} |" in md, comparison
     assert (out / GR.FIGURE).read_bytes()[:4] == b"\x89PNG"
     saved = json.loads((out / "results.json").read_text())
-    assert len(saved["summary"]["comparisons"]) == 2 * 5
+    assert len(saved["summary"]["comparisons"]) == 2 * 6
     GR.write_report(saved, tmp_path / "again")                 # the report rebuilds from results.json alone
     assert (tmp_path / "again" / "report.md").read_text().split("## Per task")[1] == md.split("## Per task")[1]
 

@@ -3,6 +3,7 @@
 ``gue``: task registry (``GUE_TASKS``), ``load_gue`` (split rules: our ``test`` is GUE's dev split), scoring
 with ``seq2gen.evaluate.metrics.classification``, and ``python -m seq2gen.baselines.gue --task … --budget-s …``.
 ``cnn``: a small DeepSEA/Basset-style CNN, ``train_cnn`` / ``predict_cnn`` under a wall-clock or step budget.
+``kmer``: k-mer counts → logistic regression (``KmerLR``, ``train_kmer_lr``).
 
 Names are resolved lazily, so ``import seq2gen.baselines`` does not import torch (and ``python -m`` of a submodule
 does not import it twice).
@@ -15,6 +16,7 @@ _NAMES = {
     "GUE_TASKS": "gue", "GueTask": "gue", "GueSplits": "gue", "get_task": "gue", "gue_root": "gue",
     "load_gue": "gue", "run_cnn_baseline": "gue",
     "SeqCNN": "cnn", "train_cnn": "cnn", "predict_cnn": "cnn", "one_hot": "cnn", "encode_codes": "cnn",
+    "KmerLR": "kmer", "train_kmer_lr": "kmer",
 }
 __all__ = list(_NAMES)
 

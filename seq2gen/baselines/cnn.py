@@ -146,13 +146,14 @@ def predict_cnn(model: SeqCNN, seqs: Sequence[str], batch_size: int = 1024, rc_a
 def train_cnn(train_df: pd.DataFrame, val_df: pd.DataFrame | None, n_classes: int, budget_s: float | None = None,
               max_steps: int | None = None, batch_size: int = 128, seed: int = 0, lr: float = 2e-3,
               weight_decay: float = 1e-2, warmup_steps: int = 100, eval_every: int | None = None,
-              rc_augment: bool = False, model_kwargs: dict | None = None, log=None) -> tuple[SeqCNN, dict]:
+              rc_augment: bool = False, model_kwargs: dict | None = None, log=None, select: str = "best"
+              ) -> tuple[SeqCNN, dict]:
     """Train a ``SeqCNN`` on ``train_df`` (columns ``sequence``, ``label`` ∈ 0..C-1) until ``budget_s`` seconds of
     wall time (everything inside this call: encoding, training, validation) or ``max_steps`` steps, whichever comes
     first (at least one must be given).
 
-    Validation (on ``val_df``, if any) runs about 12 times over the budget and at the end; the best-AUROC weights are
-    returned. ``rc_augment`` trains on a random reverse-complement half of each batch (for strand-symmetric tasks
+    Validation (on ``val_df``, if any) runs about 12 times over the budget and at the end; ``select="best"`` returns
+    the best-AUROC weights, ``"last"`` the final ones (the GUE study's rule for every arm: the T5 keeps its last). ``rc_augment`` trains on a random reverse-complement half of each batch (for strand-symmetric tasks
     such as TF binding; not for oriented promoters). ``log(str)`` receives one line per evaluation.
 
     Returns ``(model, history)``; history: ``steps, examples_seen, wall_s, train_s, eval_s, stop_reason,
@@ -160,6 +161,8 @@ def train_cnn(train_df: pd.DataFrame, val_df: pd.DataFrame | None, n_classes: in
     """
     if budget_s is None and max_steps is None:
         raise ValueError("give budget_s (seconds) and/or max_steps")
+    if select not in ("best", "last"):
+        raise ValueError(f"select must be 'best' or 'last', got {select!r}")
     t0 = time.perf_counter()
     x_tr = encode_codes(train_df["sequence"].tolist())
     y_tr = _labels(train_df, n_classes, "train")
@@ -177,14 +180,14 @@ def train_cnn(train_df: pd.DataFrame, val_df: pd.DataFrame | None, n_classes: in
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
         step, seen, stop = _fit(model, opt, run, x_tr, y_tr, rng, t0, budget_s, max_steps, batch_size, lr,
                                 warmup_steps, eval_every, rc_augment)
-    if run.best_state is not None:
+    if select == "best" and run.best_state is not None:
         model.load_state_dict(run.best_state)
     model.eval()
     hist, wall = run.hist, time.perf_counter() - t0
     hist.update(steps=step, examples_seen=seen, wall_s=round(wall, 2), train_s=round(wall - hist["eval_s"], 2),
                 eval_s=round(hist["eval_s"], 2), stop_reason=stop, batch_size=batch_size,
                 n_params=sum(p.numel() for p in model.parameters()), threads=torch.get_num_threads(),
-                model=model.config, seed=seed)
+                model=model.config, seed=seed, select=select)
     return model, hist
 
 

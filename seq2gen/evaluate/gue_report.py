@@ -17,7 +17,9 @@ from seq2gen.evaluate.run import CHANCE, HEADLINE
 METRICS = ("auroc", "mcc", "auprc", "accuracy")
 FIGURE = "gue_auroc_mcc.png"
 LABELS = {"single": "single-task T5", "joint": "joint T5", "joint+pretrain": "joint + span-corruption pre-training",
-          "joint+world": "joint + synthetic-world pre-training", "cnn": "CNN baseline"}
+          "joint+world": "joint + synthetic-world pre-training", "cnn": "CNN baseline",
+          "kmer_lr": "k-mer logistic regression"}
+PER_TASK = ("single", "cnn", "kmer_lr")        # arm kinds with one cell per task (``kind:task``)
 #: (comparison, base arm, other arm, words for positive / negative / unclear)
 COMPARISONS = (
     ("joint − single", "single", "joint", ("positive transfer", "negative transfer", "no clear transfer")),
@@ -26,12 +28,14 @@ COMPARISONS = (
     ("+world pre-training − joint", "joint", "joint+world",
      ("synthetic-world pre-training helps", "synthetic-world pre-training hurts", "no clear effect")),
     ("joint − CNN", "cnn", "joint", ("joint T5 beats the CNN", "the CNN beats the joint T5", "no clear difference")),
+    ("joint − k-mer LR", "kmer_lr", "joint", ("joint T5 beats the k-mer LR", "the k-mer LR beats the joint T5",
+                                             "no clear difference")),
 )
 
 
 def arm_id(kind: str, task: str, variant: str = "") -> str:
     """The cell arm that scores ``task`` for an arm kind: ``single:T``, ``cnn:T``, ``joint`` … (+ ``@variant``)."""
-    base = f"{kind}:{task}" if kind in ("single", "cnn") else kind
+    base = f"{kind}:{task}" if kind in PER_TASK else kind
     return f"{base}@{variant}" if variant else base
 
 
@@ -100,7 +104,8 @@ def say(row: dict) -> str:
 def markdown(results: dict) -> str:
     cfg, s = results["config"], results["summary"]
     S, model = cfg["steps_per_task"], cfg["model"]
-    B = next((c["examples_per_step"] for c in results["cells"] if not c["arm"].startswith("cnn:")), "?")
+    B = next((c["examples_per_step"] for c in results["cells"]
+              if c["arm"].partition(":")[0] not in ("cnn", "kmer_lr")), "?")
     n = len(cfg["tasks"])
     arms = {c["arm"].partition(":")[0].partition("@")[0] for c in results["cells"]}
     extra = [f"{cfg['pretrain']['steps']} span-corruption steps (joint+pretrain)" if "joint+pretrain" in arms
@@ -108,7 +113,7 @@ def markdown(results: dict) -> str:
              else ("a given world model (joint+world)" if "joint+world" in arms else "")]
     extra = ", ".join(e for e in extra if e)
     variants = (cfg.get("tokenization") or {}).get("variants") or {}
-    out = ["# GUE real-data study: single vs joint vs pre-trained T5, and a CNN baseline", "",
+    out = ["# GUE real-data study: single vs joint vs pre-trained T5, a CNN and a k-mer logistic regression", "",
            f"Tasks: {', '.join(cfg['tasks'])}. Seeds: {cfg['seeds']}. Model: `{model['preset']}` with "
            f"`{model['tokenizer']}` tokens" + "".join(f"; variant @{k}: `{v.get('preset', model['preset'])}` with "
                                                      f"`{v.get('tokenizer', model['tokenizer'])}` tokens"
@@ -117,7 +122,11 @@ def markdown(results: dict) -> str:
            f"{S * n} steps of a uniform mixture"
            + (f"; first, as extra compute: {extra}" if extra else "")
            + (f"; CNN: {'the same examples' if cfg['cnn']['budget'] == 'examples' else 'the single-task wall time'}"
-              f" of its task, batch {cfg['cnn']['batch_size']}, best validation AUROC kept" if "cnn" in arms else "")
+              f" of its task, batch {cfg['cnn']['batch_size']}, "
+              + ("its best validation AUROC kept" if cfg["cnn"].get("select", "best") == "best"
+                 else "its last weights kept, like every T5 arm") if "cnn" in arms else "")
+           + ("; k-mer logistic regression: every train row of its task, "
+              f"{(cfg.get('kmer_lr') or {}).get('k', 6)}-mers" if "kmer_lr" in arms else "")
            + f"). Study time: {results['seconds'] / 60:.1f} min ({results['computed_cells']} of "
            f"{len(results['cells'])} cells computed in this run).", "",
            "Test rows: GUE's dev split, deduplicated against train/validation (GUE's own test split is withheld)"

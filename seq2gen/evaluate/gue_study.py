@@ -12,7 +12,10 @@ Arms, each run once per seed (a *cell*), all with the **same budget: S × B exam
 ``joint+world``     joint, starting from the ``world`` cell's weights (``init_from``; the vocabulary is shared)
 ``cnn:T``           the Basset-style CNN (``seq2gen.baselines.cnn``) on the T5's own rows of T (``table_splits(T)``
                     after the build's cap), S × B examples (``cnn.budget: examples``) or the wall time of the same
-                    seed's ``single:T`` cell (``cnn.budget: time``)
+                    seed's ``single:T`` cell (``cnn.budget: time``); its last weights (``cnn.select: last``, the T5's
+                    rule) or its best validation AUROC (``best``)
+``kmer_lr:T``       k-mer counts → logistic regression (``seq2gen.baselines.kmer``) on every train row of T
+                    (seconds: less CPU time than any T5 cell), fixed ``kmer_lr: {k, C}``
 ``ARM@V``           ``single:T`` / ``joint`` with tokenization variant V (``tokenization.variants``)
 ==================  ===========================================================================================
 
@@ -40,7 +43,8 @@ from seq2gen.resources import data_root
 
 log = logging.getLogger(__name__)
 REPO = data_root()   # relative config paths (configs/…, task_templates/…) start here
-ARMS = ("single", "joint", "joint+pretrain", "joint+world", "cnn")
+ARMS = ("single", "joint", "joint+pretrain", "joint+world", "cnn", "kmer_lr")
+BASELINES = ("cnn", "kmer_lr")            # per-task arms that are not a T5
 #: train config keys the study sets per cell (the model comes from ``model:``)
 OWNED = ("model", "out_dir", "max_steps", "rates", "seed", "pretrain_task", "pretrain_steps", "init_from",
          "eval_every", "eval_examples", "save_every", "resume", "stop_at_step", "export_files", "tokenizer", "data")
@@ -61,7 +65,8 @@ class GueStudyConfig:
                                                                          "expression"],
         "max_per_task": 2000, "eval_examples": 200, "model": None})
     cnn: dict = field(default_factory=lambda: {"budget": "examples", "batch_size": 64, "lr": 2e-3,
-                                               "warmup_steps": 20, "model": {}})
+                                               "warmup_steps": 20, "model": {}, "select": "last"})
+    kmer_lr: dict = field(default_factory=lambda: {"k": 6, "C": 1.0})
     tokenization: Optional[dict] = None      # {variants: {name: {preset, tokenizer, k}}, arms: [single, joint]}
     train: dict = field(default_factory=dict)
     eval: dict = field(default_factory=lambda: {"split": "test", "max_examples": None, "batch_size": 64,
@@ -105,7 +110,7 @@ def load_config(config, overrides: dict | None = None) -> GueStudyConfig:
     if "tasks" not in data:
         raise InputError("the study needs `tasks:` (GUE task names, e.g. gue_tf_0)", path=where)
     default = GueStudyConfig(tasks=[])
-    for key in ("model", "data", "pretrain", "world_pretrain", "cnn", "eval"):
+    for key in ("model", "data", "pretrain", "world_pretrain", "cnn", "kmer_lr", "eval"):
         data[key] = {**getattr(default, key), **(data.get(key) or {})}
     cfg = GueStudyConfig(**data)
     _check(cfg, where)
@@ -131,6 +136,11 @@ def _check(cfg: GueStudyConfig, where) -> None:
             bad(f"train.{key} is set by the study per cell", "the model preset goes in model.preset")
     if cfg.cnn["budget"] not in ("examples", "time"):
         bad(f"cnn.budget must be examples or time, got {cfg.cnn['budget']!r}")
+    if cfg.cnn["select"] not in ("best", "last"):
+        bad(f"cnn.select must be best or last, got {cfg.cnn['select']!r}",
+            "last: the final weights, like every T5 arm (the fair rule); best: the best validation AUROC")
+    if set(cfg.kmer_lr) - {"k", "C"}:
+        bad(f"unknown kmer_lr keys {sorted(set(cfg.kmer_lr) - {'k', 'C'})}", "kmer_lr: {k: 6, C: 1.0}")
     if cfg.cnn["budget"] == "time" and "single" not in cfg.arms:
         bad("cnn.budget: time copies the single-task cells' wall time: keep the single arm")
     if cfg.variants and not set(cfg.variant_arms) <= {"single", "joint"}:
@@ -159,6 +169,7 @@ def plan(cfg: GueStudyConfig) -> list[Cell]:
         for t in tasks:
             cells += [Cell(f"single:{t}", s, (t,), S)] if "single" in arms else []
             cells += [Cell(f"cnn:{t}", s, (t,), S)] if "cnn" in arms else []
+            cells += [Cell(f"kmer_lr:{t}", s, (t,), S)] if "kmer_lr" in arms else []
         cells += [Cell("joint", s, tasks, joint)] if "joint" in arms else []
         if "joint+pretrain" in arms:
             cells.append(Cell("joint+pretrain", s, tasks, joint, pretrain_steps=int(cfg.pretrain["steps"])))
@@ -181,6 +192,8 @@ def cell_key(cfg: GueStudyConfig, cell: Cell) -> str:
         shared.update(cnn=cfg.cnn, examples=cfg.steps_per_task * cfg.global_batch,
                       single=cell_key(cfg, Cell(f"single:{cell.tasks[0]}", cell.seed, cell.tasks, cell.steps))
                       if cfg.cnn["budget"] == "time" else None)
+    elif kind == "kmer_lr":
+        shared.update(kmer_lr=cfg.kmer_lr)
     else:
         spec = cfg.spec(variant)
         shared.update(model=spec, train=cfg.train_dict(), preset=resolved_preset(spec["preset"]))
@@ -303,10 +316,11 @@ def world_model(env: Env, seed: int) -> Path:
     return path
 
 
-def cnn_rows(env: Env, task_name: str) -> tuple[dict, int, bool]:
-    """The T5's own rows of a table task for the CNN — ``table_splits(task)`` after the build's cap, via the build's
-    ``sample_records`` — as ``{split: DataFrame(name, sequence, label)}`` with the file's class labels (0..C-1), the
-    number of classes, and whether the template augments with reverse complements (then so does the CNN)."""
+def baseline_rows(env: Env, task_name: str) -> tuple[dict, int, bool]:
+    """The T5's own rows of a table task for a baseline — ``table_splits(task)`` after the build's cap, via the
+    build's ``sample_records`` — as ``{split: DataFrame(name, sequence, label)}`` with the file's class labels
+    (0..C-1), the number of classes, and whether the template augments with reverse complements (then so does the
+    baseline)."""
     import pandas as pd
     from seq2gen.data.build import sample_records
     from seq2gen.tasks import TaskRegistry
@@ -321,18 +335,39 @@ def cnn_rows(env: Env, task_name: str) -> tuple[dict, int, bool]:
     return frames, len(label_of), task.rc_fraction > 0
 
 
+def _baseline_test(env: Env, t: str, frames: dict):
+    """The rows of the T5's test split a baseline scores: the same rows (checked by name), the same sample."""
+    from seq2gen.evaluate.run import sample_rows
+    split = env.cfg.eval["split"]
+    test_ds = env.gue().datasets[t][split]
+    if list(test_ds["name"]) != frames[split]["name"].tolist():
+        raise RuntimeError(f"{t}: the baseline's {split} rows differ from the T5's (data build changed?)")
+    return frames[split].iloc[sample_rows(test_ds, env.cfg.eval.get("max_examples"), seed=0)]
+
+
+def run_kmer_lr(env: Env, cell: Cell) -> dict:
+    """Fit the k-mer logistic regression on every train row of one task, score the T5's test rows."""
+    from seq2gen.baselines.kmer import train_kmer_lr
+    from seq2gen.evaluate.metrics import classification
+    t = cell.tasks[0]
+    frames, n_classes, rc = baseline_rows(env, t)
+    test = _baseline_test(env, t, frames)
+    t0 = time.perf_counter()
+    model, hist = train_kmer_lr(frames["train"], n_classes, rc_augment=rc, seed=int(cell.seed), **env.cfg.kmer_lr)
+    t1 = time.perf_counter()
+    scores = classification(test["label"].to_numpy(), model.predict_proba(test["sequence"].tolist()))
+    return {"scores": {t: {"family": "classification", **scores}}, "examples_per_step": None,
+            "seconds": {"train": round(t1 - t0, 2), "score": round(time.perf_counter() - t1, 2)}, "kmer_lr": hist}
+
+
 def run_cnn(env: Env, cell: Cell) -> dict:
     """Train the CNN baseline on one task with the same rows and budget as the T5, score the same test rows."""
     import torch
     from seq2gen.baselines.cnn import predict_cnn, train_cnn
     from seq2gen.evaluate.metrics import classification
-    from seq2gen.evaluate.run import sample_rows
-    cfg, c, t, split = env.cfg, env.cfg.cnn, cell.tasks[0], env.cfg.eval["split"]
-    frames, n_classes, rc = cnn_rows(env, t)
-    test_ds = env.gue().datasets[t][split]
-    if list(test_ds["name"]) != frames[split]["name"].tolist():
-        raise RuntimeError(f"{t}: the CNN's {split} rows differ from the T5's (data build changed?)")
-    idx = sample_rows(test_ds, cfg.eval.get("max_examples"), seed=0)
+    cfg, c, t = env.cfg, env.cfg.cnn, cell.tasks[0]
+    frames, n_classes, rc = baseline_rows(env, t)
+    test = _baseline_test(env, t, frames)
     budget = {"max_steps": math.ceil(cell.steps * cfg.global_batch / c["batch_size"])}
     if c["budget"] == "time":
         single = Cell(f"single:{t}", cell.seed, cell.tasks, cell.steps)
@@ -342,13 +377,12 @@ def run_cnn(env: Env, cell: Cell) -> dict:
     t0 = time.perf_counter()
     model, hist = train_cnn(frames["train"], frames["validation"], n_classes, **budget, batch_size=c["batch_size"],
                             seed=int(cell.seed), lr=c["lr"], warmup_steps=c["warmup_steps"], rc_augment=rc,
-                            model_kwargs=c.get("model") or {})
+                            model_kwargs=c.get("model") or {}, select=c["select"])
     t1 = time.perf_counter()
-    test = frames[split].iloc[idx]
     scores = classification(test["label"].to_numpy(), predict_cnn(model, test["sequence"].tolist()))
     return {"scores": {t: {"family": "classification", **scores}}, "examples_per_step": c["batch_size"],
             "seconds": {"train": round(t1 - t0, 2), "score": round(time.perf_counter() - t1, 2)},
-            "cnn": {k: hist[k] for k in ("steps", "examples_seen", "best_step", "stop_reason", "n_params")}}
+            "cnn": {k: hist[k] for k in ("steps", "examples_seen", "best_step", "stop_reason", "n_params", "select")}}
 
 
 # --------------------------------------------------------------------------------------------------- the study
@@ -369,7 +403,7 @@ def run_gue_study(config, out_dir=None, resume: bool = True, progress: bool = Tr
                 "seconds": round(time.perf_counter() - started, 1)}
 
     def compute(cell):
-        run = run_cnn if cell.arm.startswith("cnn:") else run_t5
+        run = {"cnn": run_cnn, "kmer_lr": run_kmer_lr}.get(parse_arm(cell.arm)[0], run_t5)
         return {"arm": cell.arm, "seed": cell.seed, "trained_on": list(cell.tasks), "steps": cell.steps,
                 "pretrain_steps": cell.pretrain_steps, **run(env, cell)}
 
@@ -390,7 +424,7 @@ def run_gue_study(config, out_dir=None, resume: bool = True, progress: bool = Tr
 
 def _drop_models(env: Env, cell: Cell, resume: bool) -> None:
     """Delete a cell's model once scored; the world model after its seed's ``joint+world`` cell."""
-    if cell.arm.startswith("cnn:"):
+    if parse_arm(cell.arm)[0] in BASELINES:
         return
     if cell.arm == "world":
         child = Cell("joint+world", cell.seed, tuple(env.cfg.tasks), env.cfg.steps_per_task * len(env.cfg.tasks),

@@ -27,6 +27,11 @@ tasks' ``dev.csv.gz`` files: GUE's human sets share sequences (70 bp core promot
 windows, TF sites and splice windows overlap promoters), so without it a joint model would train on other tasks'
 test sequences (docs/gue.md has the counts).
 
+``centre_crop: N``: the model sees only the central N bases of every row (``window.length: N`` too). For tables
+whose signal sits at a fixed position — GUE's splice sites are at base 200 of 400 — translation-invariant models
+(a CNN with global pooling, a T5 whose attention knows only relative positions) cannot tell the central AG/GT from
+the dozens of others in the window; cropping is applied before splitting and dedup (docs/gue.md, "Splice").
+
 Several ``sequence_table`` sources in one task are each read and split by their own rule, then concatenated — e.g.
 ``gue_span_corruption``: T5 span corruption on the union of every GUE task's *train* split (labels are read only
 so that each file splits exactly as its classification task does; validation/test DNA is never pre-trained on).
@@ -53,7 +58,7 @@ PARAMS = {"files": None, "seq_col": "sequence", "label_col": "label", "kind": "c
           "tissue_col": None, "species_col": None, "species": None, "name_col": None, "rename": {},
           "fixed_length": True,
           "val_from": "train", "val_fraction": 0.1, "fractions": [0.7, 0.1, 0.2], "seed": 0, "stratify": True,
-          "dedup": True, "exclude_from_train": []}
+          "dedup": True, "exclude_from_train": [], "centre_crop": None}
 _ALLOWED_PLACEHOLDERS = ("{tissue}", "{species}", "{dna}")
 _TO_N = str.maketrans({c: "N" for c in "RYSWKMBDHV"} | {"U": "T"})
 
@@ -175,6 +180,12 @@ def check_task(task, params: dict, where, key: str) -> None:
               "equal, lie inside or contain one of their sequences are dropped)")
     if not isinstance(params["rename"], dict):
         _fail(where, f"{key}.rename", "must be a mapping {name in the file: vocabulary name}")
+    crop = params["centre_crop"]
+    if crop is not None and (isinstance(crop, bool) or not isinstance(crop, int) or crop < 1):
+        _fail(where, f"{key}.centre_crop", f"must be a positive number of bases, got {crop!r}")
+    if crop is not None and crop != task.window.length:
+        _fail(where, f"{key}.centre_crop", f"the model sees the cropped rows: set window.length to {crop} too "
+              f"(it is {task.window.length})")
 
 
 # ---------------------------------------------------------------------------------------------------- reading
@@ -222,7 +233,7 @@ def table_splits(task, root=None, stats: dict | None = None) -> dict[str, pd.Dat
 _SPLIT_CACHE: OrderedDict = OrderedDict()
 #: the parameters a source's splits depend on (not: labels mapping, species, lengths, rename)
 _SPLIT_KEYS = ("files", "seq_col", "label_col", "kind", "sep", "tissue_col", "species_col", "name_col", "val_from",
-               "val_fraction", "fractions", "seed", "stratify", "dedup", "exclude_from_train")
+               "val_fraction", "fractions", "seed", "stratify", "dedup", "exclude_from_train", "centre_crop")
 
 
 def _source_splits(task, p: dict, root, stats: dict | None) -> dict[str, pd.DataFrame]:
@@ -256,6 +267,8 @@ def _compute_splits(task, p: dict, root, stats: dict) -> dict[str, pd.DataFrame]
         path, labels = _entry(e)
         frames[role] = read_table(resolve(path, root, task.path), p,
                                   None if labels is None else resolve(labels, root, task.path))
+        if p["centre_crop"]:
+            frames[role] = _centre_crop(frames[role], int(p["centre_crop"]))
     seed, strat, f = int(p["seed"]), bool(p["stratify"]), float(p["val_fraction"])
     if "all" in frames:
         train, val, test = split_table(frames["all"], tuple(p["fractions"]), seed=seed, stratify=strat)
@@ -281,6 +294,21 @@ def _compute_splits(task, p: dict, root, stats: dict) -> dict[str, pd.DataFrame]
         _count(stats, ("train rows overlapping exclude_from_train dropped", n_train),
                ("validation rows overlapping exclude_from_train dropped", n_val))
     return {"train": train, "validation": val, "test": test}
+
+
+def _centre_crop(df: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The central ``n`` bases of every row (``(len - n) // 2`` cut before): before splitting and dedup, so test
+    rows whose *cropped* sequence a train row shares are dropped too. Rows shorter than ``n`` → located error."""
+    lens = df["sequence"].str.len().to_numpy()
+    short = lens < n
+    if short.any():
+        path, line = _first_bad_row(df, short)
+        raise InputError(f"sequence of {int(lens[short][0])} bp is shorter than source.centre_crop ({n})",
+                         path=path, line=line)
+    lo = (lens - n) // 2
+    df = df.copy()
+    df["sequence"] = [x[a:a + n] for x, a in zip(df["sequence"].tolist(), lo.tolist())]
+    return df
 
 
 def _count(stats: dict | None, *items) -> None:
