@@ -41,6 +41,38 @@ def test_compare_is_paired_by_seed():
     assert R.compare({0: 0.5, 5: 0.6}, {0: 0.6, 1: 0.7})["delta"]["n"] == 1   # only seed 0 pairs
 
 
+def test_paired_bootstrap_over_test_rows():
+    from seq2gen.evaluate.bootstrap import paired_bootstrap
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    base = [y + rng.normal(scale=2.0, size=300) for _ in range(3)]             # weak scores, AUROC ~0.64
+    better = [y + rng.normal(scale=0.7, size=300) for _ in range(3)]           # strong, AUROC ~0.85
+    up = paired_bootstrap(y, base, better, "classification", "auroc", n=300)
+    assert up["ci"][0] > 0.1 and up["ci"][0] < up["delta"] < up["ci"][1] and up["n_rows"] == 300
+    same = paired_bootstrap(y, base, base, "classification", "auroc", n=50)
+    assert same["delta"] == 0 and same["ci"] == [0.0, 0.0]                   # paired: identical arms, no spread
+    tiny = [b + rng.normal(scale=0.05, size=300) for b in base]                # a hair apart: the rows decide nothing
+    lo, hi = paired_bootstrap(y, base, tiny, "classification", "auroc", n=300)["ci"]
+    assert lo < 0 < hi
+    v = rng.normal(size=200)                                                     # regression: Spearman
+    r = paired_bootstrap(v, [v + rng.normal(size=200)], [v + rng.normal(scale=0.2, size=200)], "regression",
+                         "spearman", n=200)
+    assert r["ci"][0] > 0
+    assert paired_bootstrap(y, base, better, "annotation", "per_base_f1") is None
+    from scipy.stats import spearmanr                           # the lean metrics are the library's numbers
+    from sklearn.metrics import roc_auc_score
+
+    from seq2gen.evaluate.bootstrap import HEADLINE_FN
+    tied = np.round(base[0])                                     # ties are averaged the same way
+    assert HEADLINE_FN["classification", "auroc"](y, tied) == pytest.approx(roc_auc_score(y, tied), abs=1e-12)
+    Y = np.arange(300) % 3
+    P = rng.random((300, 3)) + 0.3 * np.eye(3)[Y]
+    assert HEADLINE_FN["classification", "auroc"](Y, P) == pytest.approx(
+        roc_auc_score(Y, P / P.sum(1, keepdims=True), multi_class="ovr"), abs=1e-12)
+    w = np.round(v * 3)
+    assert HEADLINE_FN["regression", "spearman"](v, w) == pytest.approx(spearmanr(v, w)[0], abs=1e-12)
+
+
 def test_calibration_bins():
     rng = np.random.default_rng(0)
     p = rng.normal(size=1000)
@@ -74,8 +106,16 @@ def synthetic_results(seeds=(0, 1, 2)) -> dict:
         cell("loto:b", s, {"a": a + 0.05})
         cell("finetune:b", s, {"b": b + 0.05},
              curve={"task": "b", "steps": steps, "scores": [{"spearman": b}, {"spearman": b + 0.05}]})
+        # scarcity of a at 10 %: joint better by 0.1 on every seed, on 400 test rows with per-row scores
+        y = np.arange(400) % 2
+        noise = np.random.default_rng(100 + s).normal(size=400)
+        for arm, scale, v in (("single:a@0.1", 2.0, a - 0.2), ("joint:a@0.1", 0.8, a - 0.1),
+                              ("seq:a@0.1", 2.0, a - 0.2), ("pair:a@0.1+b", 0.8, a - 0.12)):
+            cell(arm, s, {"a": v}, train_rows=40, rows={"a": {"target": y.tolist(), "prediction": (
+                y + scale * noise).tolist()}})
     cfg = {"tasks": tasks, "seeds": list(seeds), "steps_per_task": 2, "finetune_steps": steps,
-           "zero_shot": {"b": ["brain"]}, "pretrain": {"task": "span_corruption", "steps": 1}, "train": {}}
+           "zero_shot": {"b": ["brain"]}, "pretrain": {"task": "span_corruption", "steps": 1}, "train": {},
+           "scarcity": {"tasks": ["a"], "fractions": [0.1]}, "bootstrap": {"n": 100, "seed": 0}}
     return {"config": cfg, "cells": cells, "computed_cells": len(cells), "seconds": 1.0}
 
 
@@ -89,6 +129,15 @@ def test_summary_verdicts_and_report_files(tmp_path):
     assert ft["verdict"] == "positive" and ft["mean_gain"]["mean"] == pytest.approx(0.075)
     assert s["zero_shot"][0]["verdict"] == "positive" and s["zero_shot"][0]["delta"]["mean"] == pytest.approx(0.1)
     assert s["pretrain"][0]["verdict"] == "unclear"          # identical numbers: no difference
+    sc = {r["fraction"]: r for r in s["scarcity"]}
+    assert sc[1.0]["single"]["mean"] == pytest.approx(0.62) and sc[0.1]["train_rows"] == 40
+    j = sc[0.1]["joint_vs_single"]
+    assert j["verdict_seeds"] == "positive" and j["rows"]["ci"][0] > 0 and j["verdict"] == "positive"
+    q = sc[0.1]["seq_vs_single"]                   # identical predictions: the rows see no difference
+    assert q["rows"]["ci"] == [0.0, 0.0] and q["verdict"] == "unclear"
+    (pair,) = s["pairs"]["rows"]
+    assert (pair["task"], pair["partner"], pair["verdict"]) == ("a", "b", "positive")
+    assert pair["delta"]["mean"] == pytest.approx(0.08) and pair["expected_share"] is None
     mx = s["matrix"]
     assert mx["rows"] == ["only a", "only b", "all but b", "all (joint)", "all + pretrain"]
     assert mx["value"][0][1] is None and mx["delta"][2][0] == pytest.approx(0.05)
@@ -119,10 +168,21 @@ def test_config_checks():
         T.load_transfer_config("tiny", {"train": {"lrr": 1.0}})
     arms = [c.arm for c in T.plan(cfg) if c.seed == 0]
     assert arms == ["single:promoter", "single:expression", "joint", "joint+pretrain", "loto:expression",
-                    "finetune:expression"]
+                    "finetune:expression", "single:expression@0.25", "joint:expression@0.25", "seq:expression@0.25",
+                    "pair:expression@0.25+promoter"]
+    assert T.parse_scarce("pair:expression@0.25+promoter") == ("pair", "expression", 0.25)
+    assert T.parse_scarce("joint:expression@0.25") == ("joint", "expression", 0.25) and not T.parse_scarce("joint")
+    with pytest.raises(InputError, match=r"add \['promoter'\] to loto_tasks"):
+        T.load_transfer_config("tiny", {"scarcity": {"tasks": ["promoter"], "fractions": [0.1]}})
+    with pytest.raises(InputError, match="fractions in"):
+        T.load_transfer_config("tiny", {"scarcity": {"tasks": ["expression"], "fractions": [1.0]}})
     cells = {c.arm: c for c in T.plan(cfg)}
     assert cells["joint"].steps == 2 * cells["single:promoter"].steps          # the same examples per task
     assert cells["loto:expression"].tasks == ("promoter",) and cells["single:expression"].curve == (1, 2)
+    assert cells["seq:expression@0.25"].init_arm == "loto:expression" and cells["joint:expression@0.25"].steps == 4
+    assert cells["pair:expression@0.25+promoter"].tasks == ("expression", "promoter")
+    assert R.expected_share("expression", "chromatin") == pytest.approx(2 / 3)
+    assert R.expected_share("promoter", "expression") == 1.0 and R.expected_share("annotate", "promoter") == 0.0
 
 
 # ---------------------------------------------------------------------------------------------- end to end
@@ -145,6 +205,18 @@ def test_protocol_end_to_end_and_resume(world_dir, tmp_path):
     assert set(joint["scores"]) == {"promoter", "expression"}
     assert "brain" in joint["zero_shot"]["expression"] and joint["calibration"]["expression"]["n"]
     assert not list(out.glob("runs/*/model"))                  # keep_models: false
+    # scarcity: a quarter of expression's train rows, the same for every arm; test rows kept for the bootstrap
+    n_train = len(T.prepare(cfg, out, progress=False).datasets["expression"]["train"])
+    scarce = {c["arm"]: c for c in saved["cells"] if c["seed"] == 0 and "@" in c["arm"]}
+    assert {c["train_rows"] for c in scarce.values()} == {round(0.25 * n_train)}
+    assert set(scarce["joint:expression@0.25"]["scores"]) == {"expression"}      # scored on the target only
+    rows = scarce["seq:expression@0.25"]["rows"]["expression"]
+    assert rows["target"] == joint["rows"]["expression"]["target"] and len(rows["prediction"]) == len(rows["target"])
+    assert "## Data scarcity" in md and "95 % CI (rows)" in md and "### Pairwise transfer at 0.25" in md
+    zs = joint["zero_shot"]["expression"]["brain"]["rows"]          # zero-shot and agnostic on the same rows
+    assert len(zs["target"]) == len(zs["zero_shot"]) == len(zs["agnostic"]) and zs["zero_shot"] != zs["agnostic"]
+    assert R.summarize(saved)["zero_shot"][0]["rows"]["n_rows"] == len(zs["target"])
+    assert set(scarce["pair:expression@0.25+promoter"]["scores"]) == {"expression"}
     assert "expression" in R.headline(saved)
 
     mtimes = {p.name: p.stat().st_mtime_ns for p in (out / "cells").glob("*.json")}

@@ -16,8 +16,22 @@ import numpy as np
 from seq2gen.evaluate.run import CHANCE, HEADLINE
 
 LEVEL = 0.95
+#: What each world task's answer is a function of, read off the world's generative model (docs/world.md: occupancy
+#: occ = affinity × tissue level drives TF peaks, chromatin and expression; f(P, t) adds the core promoter; variant
+#: effects are Δf; annotation reads splice motifs and exon structure). Two tasks that share factors are expected to
+#: transfer; the pairwise arm's measured matrix is set beside ``expected_share``.
+SHARED_FACTORS = {
+    "promoter": {"motif affinity", "core promoter"},
+    "tf_binding": {"motif affinity", "tissue level"},
+    "tf_tissues": {"motif affinity", "tissue level"},
+    "chromatin": {"motif affinity", "tissue level"},
+    "expression": {"motif affinity", "tissue level", "core promoter"},
+    "variant_effect": {"motif affinity", "tissue level", "core promoter"},
+    "annotate": {"splice motifs", "gene structure"},
+}
 NEAR_CHANCE = 0.05        # both arms within this of chance: the budget is too small to tell
-FIGURES = {"matrix": "transfer_matrix.png", "curves": "learning_curves.png", "calibration": "calibration.png"}
+FIGURES = {"matrix": "transfer_matrix.png", "curves": "learning_curves.png", "calibration": "calibration.png",
+           "scarcity": "scarcity.png"}
 
 
 # --------------------------------------------------------------------------------------------------- statistics
@@ -61,6 +75,51 @@ def compare(base: dict, other: dict, chance: float | None = None) -> dict:
 
 
 # --------------------------------------------------------------------------------------------------- extraction
+def family_of(results: dict, task: str) -> str | None:
+    for c in results["cells"]:
+        if task in c["scores"]:
+            return c["scores"][task]["family"]
+    return None
+
+
+def _row_verdict(cmp: dict, rows: dict | None) -> dict:
+    out = {**cmp, "rows": rows, "verdict_seeds": cmp["verdict"]}
+    if rows is not None:
+        lo, hi = rows["ci"]
+        side = "positive" if lo > 0 else "negative" if hi < 0 else "unclear"
+        out["verdict"] = cmp["verdict"] if side == cmp["verdict"] else "unclear"
+    return out
+
+
+def zero_shot_rows(cmp: dict, results: dict, task: str, tissue: str, metric: str) -> dict:
+    """The zero-shot comparison plus its row bootstrap: the joint model's zero-shot vs tissue-agnostic predictions on
+    the held-out tissue's rows (paired by row and seed)."""
+    from seq2gen.evaluate.bootstrap import paired_bootstrap
+    boot = results["config"].get("bootstrap") or {}
+    got = {c["seed"]: c["zero_shot"][task][tissue]["rows"] for c in results["cells"] if c["arm"] == "joint"
+           and "rows" in ((c.get("zero_shot") or {}).get(task) or {}).get(tissue, {})}
+    rows = None
+    if boot.get("n") and got:
+        seeds = sorted(got)
+        y = got[seeds[0]]["target"]
+        if any(got[s]["target"] != y for s in seeds):
+            raise ValueError(f"{task} × {tissue}: the seeds scored other zero-shot rows")
+        rows = paired_bootstrap(y, [got[s]["agnostic"] for s in seeds], [got[s]["zero_shot"] for s in seeds],
+                                family_of(results, task), metric, n=int(boot["n"]), seed=int(boot.get("seed", 0)))
+    return _row_verdict(cmp, rows)
+
+
+def with_rows(cmp: dict, results: dict, base_arm: str, other_arm: str, task: str, metric: str) -> dict:
+    """``cmp`` (a seed comparison) plus the paired row bootstrap of the same two arms (``rows``) when the cells kept
+    their test rows; the verdict then needs *both* intervals to exclude 0 on the same side (``verdict_seeds`` keeps
+    the seed-only one)."""
+    from seq2gen.evaluate.bootstrap import compare_rows
+    boot = results["config"].get("bootstrap") or {}
+    rows = compare_rows(results, base_arm, other_arm, task, family_of(results, task), metric,
+                        n=int(boot.get("n") or 0), seed=int(boot.get("seed", 0))) if boot.get("n") else None
+    return _row_verdict(cmp, rows)
+
+
 def metric_of(results: dict, task: str) -> str:
     """The headline metric of a task (from any cell that scored it)."""
     for c in results["cells"]:
@@ -104,7 +163,8 @@ def summarize(results: dict) -> dict:
         m = metric_of(results, t)
         row, ch = {"task": t, "metric": m}, CHANCE.get(m)
         single, joint = values(results, f"single:{t}", score(t, m)), values(results, "joint", score(t, m))
-        out["joint_vs_single"].append({**row, **compare(single, joint, ch)})
+        out["joint_vs_single"].append({**row, **with_rows(compare(single, joint, ch), results, f"single:{t}", "joint",
+                                                          t, m)})
         if "joint+pretrain" in arms:
             out["pretrain"].append({**row, **compare(joint, values(results, "joint+pretrain", score(t, m)), ch)})
         if f"finetune:{t}" in arms:
@@ -113,12 +173,69 @@ def summarize(results: dict) -> dict:
             z = {(arm, w): values(results, arm, zero_shot_point(t, tissue, w, m))
                  for arm in ("joint", f"single:{t}") for w in ("zero_shot", "agnostic")}
             out["zero_shot"].append({
-                **row, "tissue": tissue, **compare(z["joint", "agnostic"], z["joint", "zero_shot"], ch),
+                **row, "tissue": tissue, **zero_shot_rows(compare(z["joint", "agnostic"], z["joint", "zero_shot"], ch),
+                                                          results, t, tissue, m),
                 "single_zero_shot": mean_sd(z[f"single:{t}", "zero_shot"].values()),
                 "single_agnostic": mean_sd(z[f"single:{t}", "agnostic"].values()),
                 "joint_seen": mean_sd(joint.values())})
     out["matrix"] = transfer_matrix(results, cfg["tasks"])
+    out["scarcity"] = scarcity_rows(results)
+    out["pairs"] = pair_rows(results)
     return out
+
+
+def expected_share(target: str, partner: str) -> float | None:
+    """Fraction of the target's factors (``SHARED_FACTORS``) the partner task also reads; None when unknown."""
+    a, b = SHARED_FACTORS.get(target), SHARED_FACTORS.get(partner)
+    return len(a & b) / len(a) if a and b is not None else None
+
+
+def pair_rows(results: dict) -> dict:
+    """The measured transfer matrix at the scarce end: per (target T, partner B), ``pair:T@f+B`` − ``single:T@f``
+    (seed and row intervals) beside the expected share of factors, and their rank correlation over the pairs."""
+    from scipy import stats
+    arms = sorted({c["arm"] for c in results["cells"] if c["arm"].startswith("pair:")})
+    rows = []
+    for arm in arms:
+        head, _, partner = arm.partition("+")
+        kind, _, rest = head.partition(":")
+        t, _, f = rest.partition("@")
+        m = metric_of(results, t)
+        base = f"single:{t}@{f}"
+        c = with_rows(compare(values(results, base, score(t, m)), values(results, arm, score(t, m)), CHANCE.get(m)),
+                      results, base, arm, t, m)
+        rows.append({"task": t, "partner": partner, "fraction": float(f), "metric": m,
+                     "shared": sorted(SHARED_FACTORS.get(t, set()) & SHARED_FACTORS.get(partner, set())),
+                     "expected_share": expected_share(t, partner), **c})
+    pts = [(r["expected_share"], r["delta"]["mean"]) for r in rows
+           if r["expected_share"] is not None and np.isfinite(r["delta"]["mean"])]
+    rho = float(stats.spearmanr(*zip(*pts))[0]) if len(pts) >= 3 and len({p[0] for p in pts}) > 1 else math.nan
+    return {"rows": rows, "spearman_expected_vs_measured": rho, "n_pairs": len(pts)}
+
+def scarcity_rows(results: dict) -> list[dict]:
+    """Per scarcity target and fraction (1 = the full-data cells): single / joint / seq values, and joint − single,
+    seq − single with seed and row intervals."""
+    from seq2gen.evaluate.study import scarce_arm
+    cfg = results["config"]
+    sc = cfg.get("scarcity") or {}
+    full_seq = cfg["finetune_steps"][-1] == cfg["steps_per_task"]        # finetune:T then is seq:T at 100 %
+    rows = []
+    for t in sc.get("tasks", []):
+        m = metric_of(results, t)
+        for f in sorted({float(x) for x in sc.get("fractions", [])} | {1.0}):
+            arms = {"single": f"single:{t}", "joint": "joint", "seq": f"finetune:{t}" if full_seq else None} \
+                if f == 1.0 else {k: scarce_arm(k, t, f) for k in ("single", "joint", "seq")}
+            vals = {k: values(results, a, score(t, m)) if a else {} for k, a in arms.items()}
+            n_rows = next((c["train_rows"] for c in results["cells"] if c["arm"] == arms["single"]
+                           and "train_rows" in c), None)
+            row = {"task": t, "metric": m, "fraction": f, "train_rows": n_rows,
+                   **{k: mean_sd(v.values()) for k, v in vals.items()}}
+            for k in ("joint", "seq"):
+                if vals[k] and vals["single"]:
+                    row[f"{k}_vs_single"] = with_rows(compare(vals["single"], vals[k], CHANCE.get(m)), results,
+                                                      arms["single"], arms[k], t, m)
+            rows.append(row)
+    return rows
 
 
 def finetune_row(results: dict, task: str, metric: str, chance) -> dict:
@@ -218,9 +335,46 @@ def markdown(results: dict) -> str:
            "Δ = paired difference (same seed = same initial weights); CI = 95 % t-interval of Δ. Verdicts say "
            "*positive* / *negative* only when that interval excludes 0.", ""]
     out += ["## Joint vs single-task", ""]
-    out += _table(["task", "metric", "single", "joint", "Δ (joint − single)", "95 % CI", "verdict"],
+    out += _table(["task", "metric", "single", "joint", "Δ (joint − single)", "95 % CI (seeds)", "95 % CI (rows)",
+                   "verdict"],
                   [[r["task"], r["metric"], fmt(r["base"]), fmt(r["other"]), fmt(r["delta"], True), _ci(r["ci"]),
-                    say("joint_vs_single", r)] for r in s["joint_vs_single"]])
+                    _ci((r.get("rows") or {}).get("ci")), say("joint_vs_single", r)] for r in s["joint_vs_single"]])
+    if s.get("scarcity"):
+        out += ["", "## Data scarcity: the target task with a fraction of its train rows", "",
+                "The target task trains on a seeded fraction of its train rows (the same rows for every arm and seed), "
+                "the other tasks on all of theirs; every arm still sees the same number of examples of the target "
+                f"({S} steps × {B}, repeating the few rows). *single*: the target alone; *joint*: all tasks, uniform "
+                f"mixture ({S * n} steps); *seq*: the model trained on the other tasks (`loto`), then {S} steps on "
+                "the target's rows. Row CI: paired bootstrap over the test rows (same resample for both arms); a "
+                "verdict needs the seed and the row interval to exclude 0.", ""]
+        rows = []
+        for r in s["scarcity"]:
+            cells = [r["task"], r["metric"], f"{r['fraction']:g}" + (f" ({r['train_rows']})" if r["train_rows"]
+                                                                     else ""),
+                     fmt(r["single"]), fmt(r["joint"]), fmt(r["seq"])]
+            for k in ("joint", "seq"):
+                c = r.get(f"{k}_vs_single")
+                cells += [f"{fmt(c['delta'], True)} {_ci(c['ci'])} {_ci((c.get('rows') or {}).get('ci'))}",
+                          say("joint_vs_single", c)] if c else ["–", ""]
+            rows.append(cells)
+        out += _table(["task", "metric", "fraction (rows)", "single", "joint", "seq", "Δ joint − single [seeds] [rows]",
+                       "verdict", "Δ seq − single [seeds] [rows]", "verdict"], rows)
+    pr = s.get("pairs") or {}
+    if pr.get("rows"):
+        f = pr["rows"][0]["fraction"]
+        out += ["", f"### Pairwise transfer at {f:g} of the target's rows, beside the world's shared factors", "",
+                f"`pair:T@{f:g}+B`: the target T (its scarce rows) with one other task B (all rows), {2 * S} steps, "
+                f"against `single:T@{f:g}`. *Expected share*: the fraction of T's factors in the world's generative "
+                "model (docs/world.md; `report.SHARED_FACTORS`) that B also reads.", ""]
+        out += _table(["target", "partner", "shared factors", "expected share", "Δ (pair − single) [seeds] [rows]",
+                       "verdict"],
+                      [[r["task"], r["partner"], ", ".join(r["shared"]) or "none",
+                        "–" if r["expected_share"] is None else f"{r['expected_share']:.2f}",
+                        f"{fmt(r['delta'], True)} {_ci(r['ci'])} {_ci((r.get('rows') or {}).get('ci'))}",
+                        say("joint_vs_single", r)] for r in pr["rows"]])
+        out += ["", f"Rank correlation of the measured Δ with the expected share over {pr['n_pairs']} pairs: "
+                f"Spearman {fmt(pr['spearman_expected_vs_measured'])} (positive = the matrix follows the known "
+                "structure)."]
     if s["finetune"]:
         out += ["", "## Leave-one-task-out + fine-tune vs from scratch", "",
                 "The model trained on every *other* task, fine-tuned on the left-out task for k steps, against a "
@@ -241,10 +395,10 @@ def markdown(results: dict) -> str:
                 "*tissue-agnostic*: the same model's prediction averaged over the seen tissues' tokens (same rows). "
                 "References: the joint model on the seen tissues' test rows, and the single-task model (which never "
                 "saw the tissue token at all).", ""]
-        out += _table(["task", "held-out tissue", "metric", "tissue-agnostic", "zero-shot", "Δ", "95 % CI", "verdict",
-                       "joint, seen tissues", "single-task zero-shot / agnostic"],
+        out += _table(["task", "held-out tissue", "metric", "tissue-agnostic", "zero-shot", "Δ", "95 % CI (seeds)",
+                       "95 % CI (rows)", "verdict", "joint, seen tissues", "single-task zero-shot / agnostic"],
                       [[r["task"], r["tissue"], r["metric"], fmt(r["base"]), fmt(r["other"]), fmt(r["delta"], True),
-                        _ci(r["ci"]), say("zero_shot", r), fmt(r["joint_seen"]),
+                        _ci(r["ci"]), _ci((r.get("rows") or {}).get("ci")), say("zero_shot", r), fmt(r["joint_seen"]),
                         f"{fmt(r['single_zero_shot'])} / {fmt(r['single_agnostic'])}"] for r in s["zero_shot"]])
     if s["pretrain"]:
         out += ["", f"## Span-corruption pre-training vs none ({cfg['pretrain'].get('steps')} pre-training steps)", "",
@@ -255,6 +409,8 @@ def markdown(results: dict) -> str:
                         say("pretrain", r)] for r in s["pretrain"]])
     out += ["", "## Verdicts", ""]
     rows = [r for k in ("joint_vs_single", "finetune", "zero_shot", "pretrain") for r in s[k]]
+    rows += [r[k] for r in s.get("scarcity", []) for k in ("joint_vs_single", "seq_vs_single") if k in r]
+    rows += (s.get("pairs") or {}).get("rows", [])
     weak = sum(r.get("near_chance", False) for r in rows)
     if weak:
         out += [f"{weak} of {len(rows)} comparisons above have both arms within {NEAR_CHANCE} of chance: the models "
@@ -273,6 +429,10 @@ def markdown(results: dict) -> str:
             f"![learning curves]({FIGURES['curves']})", "",
             "Learning curves on each left-out task: fine-tuned from the leave-one-out model vs from scratch, by "
             "fine-tune steps (mean ± sd over seeds); dashed: the joint model.", "",
+            *([f"![data scarcity]({FIGURES['scarcity']})", "",
+               "Data scarcity: the target task's headline metric by the fraction of its train rows it trained on "
+               "(log scale; mean ± sd over seeds), alone, jointly, and fine-tuned from the other tasks.", ""]
+              if s.get("scarcity") else []),
             f"![calibration]({FIGURES['calibration']})", "",
             "Calibration of value tokens: the expected value decoded from the value-token distribution vs the true "
             "value, in 10 quantile bins of the prediction (one line per seed); on the diagonal = calibrated.", "",
@@ -344,6 +504,27 @@ def plot_curves(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_scarcity(summary: dict, path: Path) -> None:
+    plt = _plt()
+    tasks = list(dict.fromkeys(r["task"] for r in summary["scarcity"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.4), squeeze=False)
+    for ax, t in zip(axes[0], tasks):
+        rows = [r for r in summary["scarcity"] if r["task"] == t]
+        for k, colour in (("single", "C1"), ("joint", "C0"), ("seq", "C2")):
+            pts = [(r["fraction"], r[k]["mean"], r[k]["sd"]) for r in rows if np.isfinite(r[k]["mean"])]
+            if pts:
+                x, y, e = zip(*pts)
+                ax.errorbar(x, y, yerr=np.nan_to_num(e), marker="o", capsize=3, label=k, color=colour)
+        ax.set_xscale("log")
+        ax.set_xlabel(f"fraction of {t}'s train rows")
+        ax.set_ylabel(rows[0]["metric"])
+        ax.set_title(t)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, format="png")
+    plt.close(fig)
+
+
 def plot_calibration(results: dict, path: Path) -> None:
     plt = _plt()
     tasks = sorted({t for c in results["cells"] for t in c.get("calibration", {})})
@@ -380,9 +561,11 @@ def write_report(results: dict, out_dir) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results["summary"] = summarize(results)
-    for name, fn in (("matrix", lambda p: plot_matrix(results["summary"], p)),
-                     ("curves", lambda p: plot_curves(results, p)),
-                     ("calibration", lambda p: plot_calibration(results, p))):
+    plots = [("matrix", lambda p: plot_matrix(results["summary"], p)), ("curves", lambda p: plot_curves(results, p)),
+             ("calibration", lambda p: plot_calibration(results, p))]
+    if results["summary"]["scarcity"]:
+        plots.append(("scarcity", lambda p: plot_scarcity(results["summary"], p)))
+    for name, fn in plots:
         with atomic_path(out / FIGURES[name]) as tmp:
             fn(tmp)
     with atomic_write(out / "results.json") as f:

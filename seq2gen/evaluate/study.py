@@ -69,6 +69,21 @@ class Cell:
         return f"{self.arm.replace(':', '-')}__s{self.seed}"
 
 
+def scarce_arm(kind: str, task: str, fraction: float) -> str:
+    """The transfer protocol's scarcity arm names: ``single:T@0.02``, ``joint:T@0.02``, ``seq:T@0.02``."""
+    return f"{kind}:{task}@{fraction:g}"
+
+
+def parse_scarce(arm: str) -> tuple[str, str, float] | None:
+    """``"joint:tf_binding@0.01"`` → ``("joint", "tf_binding", 0.01)`` (``pair:T@f+B`` → ``("pair", T, f)``);
+    None for the other arms."""
+    base, at, f = arm.partition("@")
+    if not at:
+        return None
+    kind, _, task = base.partition(":")
+    return kind, task, float(f.partition("+")[0])
+
+
 def resolved_preset(preset) -> dict:
     """A model preset's content (name, YAML path or dict): cached cells must not survive an edit of the preset."""
     from seq2gen.model import load_preset

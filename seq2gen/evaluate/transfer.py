@@ -3,7 +3,10 @@
 One world, tokenizer and data build per run (under ``out_dir``), then *cells* — one arm × one seed, each a
 ``seq2gen.train.train`` run whose export is scored with ``evaluate_model``. Arms: ``single:T``, ``joint``,
 ``joint+pretrain``, ``loto:T`` → ``finetune:T``; (task, tissue) pairs of ``zero_shot`` are left out of every arm's
-train split and scored zero-shot vs a tissue-agnostic baseline. Table of arms, budget rule and report: docs/transfer.md.
+train split and scored zero-shot vs a tissue-agnostic baseline. Data scarcity (``scarcity``): the target task T with a
+fraction f of its train rows, the other tasks full — ``single:T@f``, ``joint:T@f``, ``seq:T@f`` (the ``loto:T``
+model fine-tuned on T's f rows) and, at the smallest f, ``pair:T@f+B`` (T with one other task B: the transfer
+matrix). Table of arms, budget rule and report: docs/transfer.md.
 
 **Budget rule: equal examples of each task.** S steps per task and a uniform mixture: every arm sees S × B examples
 of each task it trains on, so the single-task model of T and the joint model see the same data of T and differ only
@@ -30,13 +33,14 @@ from seq2gen.errors import InputError
 from seq2gen.evaluate import metrics as M
 from seq2gen.evaluate.run import HEADLINE, evaluate_model, evaluate_task, sample_rows
 from seq2gen.evaluate.study import (TRAIN_DEFAULTS, Cell, cell_hash, check_study_keys, device, load_cell,
-                                   read_study_config, resolved_preset, run_cells)
+                                   parse_scarce, read_study_config, resolved_preset, run_cells, scarce_arm)
 
 log = logging.getLogger(__name__)
 #: train config keys the protocol sets per cell
 OWNED = ("out_dir", "max_steps", "rates", "seed", "pretrain_task", "pretrain_steps", "init_from", "schedule",
          "eval_every", "eval_examples", "save_every", "resume", "stop_at_step", "export_files", "tokenizer", "data")
 CALIBRATION_BINS = 10
+SCARCE_ARMS = ("single", "joint", "seq", "pair")
 
 
 @dataclass
@@ -51,6 +55,10 @@ class TransferConfig:
     loto_tasks: list[str] | str = "all"      # tasks that get a leave-one-task-out + fine-tune arm
     zero_shot: dict = field(default_factory=dict)   # {task: [tissue, …]} held out of every arm's train split
     pretrain: dict = field(default_factory=lambda: {"task": "span_corruption", "steps": 0})
+    #: {tasks: [T…], fractions: [f…] (< 1; 1 = the single/joint cells), arms: [single, joint, seq, pair]}
+    scarcity: dict = field(default_factory=dict)
+    #: paired bootstrap over test rows (on top of the seed interval): replicates, seed; n 0 = off
+    bootstrap: dict = field(default_factory=lambda: {"n": 1000, "seed": 0})
     train: dict = field(default_factory=dict)       # train config keys shared by every arm (configs/train)
     eval: dict = field(default_factory=lambda: {"split": "test", "max_examples": 300, "batch_size": 64,
                                                 "device": None})    # device None: cuda when available
@@ -60,6 +68,15 @@ class TransferConfig:
     @property
     def loto(self) -> list[str]:
         return list(self.tasks) if self.loto_tasks == "all" else list(self.loto_tasks)
+
+    @property
+    def scarce(self) -> list[tuple[str, float]]:
+        """(target task, fraction) pairs of the scarcity arms."""
+        return [(t, float(f)) for t in self.scarcity.get("tasks", []) for f in self.scarcity.get("fractions", [])]
+
+    @property
+    def scarce_arms(self) -> list[str]:
+        return list(self.scarcity.get("arms", ("single", "joint", "seq")))
 
     @property
     def pretrain_steps(self) -> int:
@@ -79,7 +96,7 @@ def load_transfer_config(config, overrides: dict | None = None) -> TransferConfi
     check_study_keys(data, TransferConfig, "transfer config", where)
     if "tasks" not in data:
         raise InputError("transfer config needs `tasks:` (the supervised tasks to study)", path=where)
-    for key in ("data", "eval", "pretrain"):     # partial mappings keep the other defaults
+    for key in ("data", "eval", "pretrain", "bootstrap"):     # partial mappings keep the other defaults
         default = getattr(TransferConfig(tasks=[]), key)
         data[key] = {**default, **(data.get(key) or {})}
     cfg = TransferConfig(**data)
@@ -111,11 +128,30 @@ def check_config(cfg: TransferConfig, where=None) -> None:
     load_train_config({**cfg.train_dict(), "max_steps": cfg.steps_per_task})   # unknown / invalid keys fail now
     if cfg.pretrain_steps and not cfg.pretrain.get("task"):
         bad("pretrain.steps > 0 needs pretrain.task (a pretrain-family template, e.g. span_corruption)")
+    sc = cfg.scarcity
+    if sc:
+        unknown = sorted(set(sc) - {"tasks", "fractions", "arms"})
+        if unknown:
+            bad(f"unknown scarcity keys {unknown}", "scarcity: {tasks: [T], fractions: [0.01, 0.1], arms: [single, "
+                "joint, seq]}")
+        fr = sc.get("fractions") or []
+        if not fr or any(isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f < 1 for f in fr):
+            bad(f"scarcity.fractions must be fractions in (0, 1), got {fr}", "1.0 is the single/joint cells")
+        if not sc.get("tasks") or any(t not in cfg.tasks for t in sc["tasks"]):
+            bad(f"scarcity.tasks must be some of tasks {cfg.tasks}, got {sc.get('tasks')}")
+        if set(cfg.scarce_arms) - set(SCARCE_ARMS):
+            bad(f"scarcity.arms must be among {list(SCARCE_ARMS)}, got {cfg.scarce_arms}")
+        if "seq" in cfg.scarce_arms and set(sc["tasks"]) - set(cfg.loto):
+            bad(f"the seq arm fine-tunes loto:T: add {sorted(set(sc['tasks']) - set(cfg.loto))} to loto_tasks")
+    n = cfg.bootstrap.get("n")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        bad(f"bootstrap.n must be a number of replicates >= 0, got {n!r}")
 
 
 # --------------------------------------------------------------------------------------------------- cells
 def plan(cfg: TransferConfig) -> list[Cell]:
-    """Every cell, seeds outermost (a partial run has whole seeds); a fine-tune right after its LOTO model."""
+    """Every cell, seeds outermost (a partial run has whole seeds); a fine-tune right after its LOTO model, then the
+    scarcity arms (``seq:T@f`` after ``loto:T``)."""
     n, S, ft = len(cfg.tasks), cfg.steps_per_task, tuple(cfg.finetune_steps)
     cells = []
     for s in cfg.seeds:
@@ -126,12 +162,21 @@ def plan(cfg: TransferConfig) -> list[Cell]:
         for t in cfg.loto:
             cells.append(Cell(f"loto:{t}", s, tuple(x for x in cfg.tasks if x != t), S * (n - 1)))
             cells.append(Cell(f"finetune:{t}", s, (t,), ft[-1], init_arm=f"loto:{t}", curve=ft))
+        for t, f in cfg.scarce:
+            arms = cfg.scarce_arms
+            cells += [Cell(scarce_arm("single", t, f), s, (t,), S)] if "single" in arms else []
+            cells += [Cell(scarce_arm("joint", t, f), s, tuple(cfg.tasks), S * n)] if "joint" in arms else []
+            cells += [Cell(scarce_arm("seq", t, f), s, (t,), S, init_arm=f"loto:{t}")] if "seq" in arms else []
+            if "pair" in arms and f == min(cfg.scarcity["fractions"]):     # the measured transfer matrix
+                cells += [Cell(f"{scarce_arm('pair', t, f)}+{b}", s, (t, b), 2 * S) for b in cfg.tasks if b != t]
     return cells
 
 
 def cell_key(cfg: TransferConfig, cell: Cell) -> str:
     """Hash of everything a cell's numbers depend on (seeds and loto_tasks only through the cell itself)."""
     shared = {k: getattr(cfg, k) for k in ("world", "data", "templates", "tasks", "zero_shot", "eval")}
+    if cfg.bootstrap.get("n"):
+        shared["rows"] = True                 # the cell keeps its per-row test predictions
     shared["train"] = cfg.train_dict()
     shared["preset"] = resolved_preset(shared["train"]["model"])
     return cell_hash(shared, cell, cfg.pretrain)
@@ -249,18 +294,31 @@ def zero_shot_scores(m, env: Env, task_name: str) -> dict:
                  ["prediction"] for s in seen]
         agnostic = M.FAMILY_METRICS[task.family](arrays["target"], np.mean(preds, axis=0))
         out[tissue] = {"zero_shot": direct, "agnostic": agnostic, "seen_tissues": seen}
+        if env.cfg.bootstrap.get("n") and task.family in ROW_FAMILIES:       # for the paired row bootstrap
+            out[tissue]["rows"] = {k: np.round(np.asarray(v, dtype=np.float64), 5).tolist() for k, v in (
+                ("target", arrays["target"]), ("zero_shot", arrays["prediction"]),
+                ("agnostic", np.mean(preds, axis=0)))}
     return out
 
 
+ROW_FAMILIES = ("classification", "regression", "variant", "track")   # per-row predictions the bootstrap can resample
+
+
 def score_model(m, env: Env, tasks) -> dict:
-    """Scores, calibration points (value tasks) and zero-shot results of a model on ``tasks``."""
+    """Scores, calibration points (value tasks), zero-shot results and (``bootstrap.n`` > 0) the per-row test
+    predictions of a model on ``tasks``."""
     ev = env.cfg.eval
     res = evaluate_model(m, env.views, split=ev["split"], tasks=tasks, max_examples=ev.get("max_examples"),
                          seed=0, batch_size=ev.get("batch_size"), keep_predictions=True)
     out = {"scores": {}, "calibration": {}, "zero_shot": {}}
+    keep_rows = bool(env.cfg.bootstrap.get("n"))
+    if keep_rows:
+        out["rows"] = {}
     for t, r in res.items():
         arrays = r.pop("_arrays")
         out["scores"][t] = r
+        if keep_rows and r["family"] in ROW_FAMILIES:
+            out["rows"][t] = {k: np.round(np.asarray(v, dtype=np.float64), 5).tolist() for k, v in arrays.items()}
         if r["family"] in ("regression", "variant", "track"):
             out["calibration"][t] = calibration(arrays["target"], arrays["prediction"])
     for t in tasks:
@@ -294,6 +352,9 @@ def run_cell(env: Env, cell: Cell) -> dict:
     run_dir = env.run_dir(cell.arm, cell.seed)
     shutil.rmtree(run_dir, ignore_errors=True)          # an interrupted earlier attempt starts over
     train_data = {t: env.datasets[t] for t in cell.tasks}
+    scarce = parse_scarce(cell.arm)
+    if scarce:
+        train_data[scarce[1]] = scarce_split(env.datasets[scarce[1]], scarce[2], env.cfg.data.get("seed", 0))
     if cell.pretrain_steps:
         train_data[env.cfg.pretrain["task"]] = env.datasets[env.cfg.pretrain["task"]]
     registry = TaskRegistry.from_json(env.data_dir / "tasks.json", vocab=env.tokenizer.vocab)
@@ -317,13 +378,25 @@ def run_cell(env: Env, cell: Cell) -> dict:
                                 batch_size=ev.get("batch_size") or 32)
     out = {"arm": cell.arm, "seed": cell.seed, "trained_on": list(cell.tasks), "steps": cell.steps,
            "pretrain_steps": cell.pretrain_steps, "examples_per_step": _global_batch(env.cfg),
-           **score_model(m, env, list(cell.tasks))}
+           **score_model(m, env, [scarce[1]] if scarce else list(cell.tasks))}
+    if scarce:
+        out["train_rows"] = len(train_data[scarce[1]]["train"])
     if cell.curve:
         task = cell.tasks[0]
         curve[cell.steps] = out["scores"][task]
         out["curve"] = {"task": task, "steps": list(cell.curve), "scores": [curve[k] for k in cell.curve]}
     out["seconds"] = {"train": round(t1 - t0, 2), "score": round(time.perf_counter() - t1, 2)}
     return out
+
+
+def scarce_split(dd, fraction: float, seed: int):
+    """``dd`` with its train split cut to ``fraction`` of the rows (at least one): a seeded draw that depends on the
+    data seed only, so every arm and model seed of a scarcity cell trains on the same rows."""
+    from datasets import DatasetDict
+    n = len(dd["train"])
+    k = max(1, int(round(fraction * n)))
+    idx = np.sort(np.random.default_rng([seed, 7919]).choice(n, k, replace=False))
+    return DatasetDict({**dict(dd), "train": dd["train"].select(idx)})
 
 
 def _global_batch(cfg: TransferConfig) -> int:
@@ -343,7 +416,10 @@ def run_transfer(config, out_dir=None, resume: bool = True, progress: bool = Tru
     started = time.perf_counter()
     env = prepare(cfg, out, progress)
     cells = plan(cfg)
-    needed_by = {c.init_arm: c for c in cells if c.init_arm}
+    needed_by: dict[str, list[Cell]] = {}
+    for c in cells:
+        if c.init_arm and c.seed == cells[0].seed:
+            needed_by.setdefault(c.init_arm, []).append(c)
 
     def compute(cell):
         if cell.init_arm and not (env.run_dir(cell.init_arm, cell.seed) / "model").is_dir():
@@ -370,11 +446,12 @@ def _recompute_parent(env: Env, cells: list[Cell], cell: Cell) -> None:
 
 
 def _drop_models(env: Env, cell: Cell, needed_by: dict, resume: bool) -> None:
-    """Delete a cell's model folder unless a later fine-tune still needs it (then delete it after that one)."""
-    if cell.arm in needed_by:
-        child = dataclasses.replace(needed_by[cell.arm], seed=cell.seed)
-        if not (resume and load_cell(env.cell_path(child), cell_key(env.cfg, child))):
-            return
-    shutil.rmtree(env.run_dir(cell.arm, cell.seed) / "model", ignore_errors=True)
-    if cell.init_arm:
+    """Delete a cell's model folder unless a later cell starts from it (``finetune:T``, ``seq:T@f``); a start model
+    goes once every cell that starts from it has its result."""
+    def done(arm):
+        children = [dataclasses.replace(c, seed=cell.seed) for c in needed_by.get(arm, [])]
+        return all(load_cell(env.cell_path(c), cell_key(env.cfg, c)) for c in children)
+    if cell.arm not in needed_by or (resume and done(cell.arm)):
+        shutil.rmtree(env.run_dir(cell.arm, cell.seed) / "model", ignore_errors=True)
+    if cell.init_arm and done(cell.init_arm):
         shutil.rmtree(env.run_dir(cell.init_arm, cell.seed) / "model", ignore_errors=True)
