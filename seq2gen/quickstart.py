@@ -199,9 +199,9 @@ def _predictions(export: Path, ds: dict, cfg: dict, console) -> None:
 
 
 def _transfer_headline(cfg: dict, console) -> str | None:
-    """The headline of the committed transfer report (joint vs single per task): a transfer run takes ~30 min on
-    2 cores, three times the quickstart, so the quickstart shows the measured answer and the command that reproduces
-    it rather than a protocol too small to mean anything."""
+    """The headline of the committed transfer report (joint vs single per task): a transfer run takes ~90 min of
+    one core, several times the quickstart, so the quickstart shows the measured answer and the command that
+    reproduces it rather than a protocol too small to mean anything."""
     from seq2gen.evaluate.report import headline
     path = Path(cfg.get("transfer", {}).get("results") or "docs/results/transfer_cpu/results.json")
     rerun = "seq2gen evaluate transfer --config cpu"

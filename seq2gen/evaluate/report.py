@@ -194,14 +194,15 @@ def pair_rows(results: dict) -> dict:
     """The measured transfer matrix at the scarce end: per (target T, partner B), ``pair:T@f+B`` − ``single:T@f``
     (seed and row intervals) beside the expected share of factors, and their rank correlation over the pairs."""
     from scipy import stats
+
+    from seq2gen.evaluate.study import parse_scarce, scarce_arm
     arms = sorted({c["arm"] for c in results["cells"] if c["arm"].startswith("pair:")})
     rows = []
     for arm in arms:
-        head, _, partner = arm.partition("+")
-        kind, _, rest = head.partition(":")
-        t, _, f = rest.partition("@")
+        _, t, f = parse_scarce(arm)
+        partner = arm.partition("+")[2]
         m = metric_of(results, t)
-        base = f"single:{t}@{f}"
+        base = scarce_arm("single", t, f)
         c = with_rows(compare(values(results, base, score(t, m)), values(results, arm, score(t, m)), CHANCE.get(m)),
                       results, base, arm, t, m)
         rows.append({"task": t, "partner": partner, "fraction": float(f), "metric": m,
@@ -211,6 +212,7 @@ def pair_rows(results: dict) -> dict:
            if r["expected_share"] is not None and np.isfinite(r["delta"]["mean"])]
     rho = float(stats.spearmanr(*zip(*pts))[0]) if len(pts) >= 3 and len({p[0] for p in pts}) > 1 else math.nan
     return {"rows": rows, "spearman_expected_vs_measured": rho, "n_pairs": len(pts)}
+
 
 def scarcity_rows(results: dict) -> list[dict]:
     """Per scarcity target and fraction (1 = the full-data cells): single / joint / seq values, and joint − single,
@@ -357,8 +359,8 @@ def markdown(results: dict) -> str:
                 cells += [f"{fmt(c['delta'], True)} {_ci(c['ci'])} {_ci((c.get('rows') or {}).get('ci'))}",
                           say("joint_vs_single", c)] if c else ["–", ""]
             rows.append(cells)
-        out += _table(["task", "metric", "fraction (rows)", "single", "joint", "seq", "Δ joint − single [seeds] [rows]",
-                       "verdict", "Δ seq − single [seeds] [rows]", "verdict"], rows)
+        out += _table(["task", "metric", "fraction (rows)", "single", "joint", "seq",
+                       "Δ joint − single [seeds] [rows]", "verdict", "Δ seq − single [seeds] [rows]", "verdict"], rows)
     pr = s.get("pairs") or {}
     if pr.get("rows"):
         f = pr["rows"][0]["fraction"]
@@ -419,6 +421,24 @@ def markdown(results: dict) -> str:
         out.append(f"- **{r['task']}** ({r['metric']}): joint {fmt(r['other'])} vs single {fmt(r['base'])}, "
                    f"Δ {fmt(r['delta']['mean'], True)} (95 % CI {_ci(r['ci'])}, {r['delta']['n']} seeds) → "
                    f"{say('joint_vs_single', r)}.")
+    for r in s.get("scarcity", []):
+        for k, name in (("joint_vs_single", "joint"), ("seq_vs_single", "seq")):
+            if r["fraction"] < 1 and k in r:
+                c = r[k]
+                out.append(f"- **{r['task']} at {r['fraction']:g} of its rows** ({r['train_rows']} rows): {name} "
+                           f"{fmt(c['other'])} vs single {fmt(c['base'])}, Δ {fmt(c['delta']['mean'], True)} (seeds "
+                           f"{_ci(c['ci'])}, rows {_ci((c.get('rows') or {}).get('ci'))}) → "
+                           f"{say('joint_vs_single', c)}.")
+    pr = s.get("pairs") or {}
+    if pr.get("rows"):
+        rho, gains = pr["spearman_expected_vs_measured"], [r for r in pr["rows"] if r["verdict"] == "positive"]
+        out.append(f"- **Pairwise matrix vs the world's shared factors**: Spearman {fmt(rho)} over {pr['n_pairs']} "
+                   "pairs — " + (
+                       "no pair shows positive transfer, so the matrix does **not** show the known structure at this "
+                       "budget (the correlation only ranks the losses)." if not gains else
+                       f"{len(gains)} pair(s) transfer; the matrix " + ("follows" if np.isfinite(rho) and rho >= 0.5
+                                                                         else "does **not** follow")
+                       + " the known structure."))
     out += ["", "## Figures", "",
             f"![transfer matrix]({FIGURES['matrix']})", "",
             "Transfer matrix. Rows: what the model was trained on (*only T*: the single-task model; *all but T*: the "
