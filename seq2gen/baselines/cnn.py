@@ -153,8 +153,9 @@ def train_cnn(train_df: pd.DataFrame, val_df: pd.DataFrame | None, n_classes: in
     first (at least one must be given).
 
     Validation (on ``val_df``, if any) runs about 12 times over the budget and at the end; ``select="best"`` returns
-    the best-AUROC weights, ``"last"`` the final ones (the GUE study's rule for every arm: the T5 keeps its last). ``rc_augment`` trains on a random reverse-complement half of each batch (for strand-symmetric tasks
-    such as TF binding; not for oriented promoters). ``log(str)`` receives one line per evaluation.
+    the best-AUROC weights, ``"last"`` the final ones (the GUE study's rule for every arm: the T5 keeps its last).
+    ``rc_augment`` trains on a random reverse-complement half of each batch (for strand-symmetric tasks such as TF
+    binding; not for oriented promoters). ``log(str)`` receives one line per evaluation.
 
     Returns ``(model, history)``; history: ``steps, examples_seen, wall_s, train_s, eval_s, stop_reason,
     best_step, best_val (metrics dict), n_params, curve`` (one dict per evaluation).
