@@ -94,20 +94,28 @@ def cell_rows(results: dict, arm: str, task: str) -> dict:
     return out
 
 
-def compare_rows(results: dict, base_arm: str, other_arm: str, task: str, family: str, metric: str,
-                 n: int = 1000, seed: int = 0) -> dict | None:
-    """``paired_bootstrap`` of two arms' cells on ``task``, over the seeds both have; the rows must be the same
-    (same targets in the same order), else a ``ValueError`` — a bootstrap of different rows is not paired."""
-    a, b = cell_rows(results, base_arm, task), cell_rows(results, other_arm, task)
-    seeds = sorted(set(a) & set(b))
+def paired_by_seed(base: dict, other: dict, family: str, metric: str, n: int = 1000, seed: int = 0,
+                   what: str = "") -> dict | None:
+    """``paired_bootstrap`` of ``{seed: (target, prediction)}`` pairs over the seeds both have; every seed must
+    have scored the same rows (same targets in the same order), else a ``ValueError`` naming ``what`` — a
+    bootstrap of different rows is not paired."""
+    seeds = sorted(set(base) & set(other))
     if not seeds:
         return None
-    y = np.asarray(a[seeds[0]][0], dtype=np.float64)
+    y = np.asarray(base[seeds[0]][0], dtype=np.float64)
     for s in seeds:
-        for arm, rows in ((base_arm, a), (other_arm, b)):
+        for side, rows in (("base", base), ("other", other)):
             if not np.array_equal(np.asarray(rows[s][0], dtype=np.float64), y):
-                raise ValueError(f"{task}: {arm} seed {s} scored other test rows than {base_arm} seed {seeds[0]}")
-    return paired_bootstrap(y, [a[s][1] for s in seeds], [b[s][1] for s in seeds], family, metric, n=n, seed=seed)
+                raise ValueError(f"{what}: the {side} arm's seed {s} scored other test rows than seed {seeds[0]}")
+    return paired_bootstrap(y, [base[s][1] for s in seeds], [other[s][1] for s in seeds], family, metric, n=n,
+                            seed=seed)
 
 
-__all__ = ["paired_bootstrap", "compare_rows", "cell_rows", "HEADLINE_FN"]
+def compare_rows(results: dict, base_arm: str, other_arm: str, task: str, family: str, metric: str,
+                 n: int = 1000, seed: int = 0) -> dict | None:
+    """``paired_by_seed`` of two arms' cells on ``task``."""
+    return paired_by_seed(cell_rows(results, base_arm, task), cell_rows(results, other_arm, task), family, metric,
+                          n=n, seed=seed, what=f"{task}: {base_arm} vs {other_arm}")
+
+
+__all__ = ["paired_bootstrap", "paired_by_seed", "compare_rows", "cell_rows", "HEADLINE_FN"]

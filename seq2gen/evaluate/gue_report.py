@@ -19,7 +19,8 @@ FIGURE = "gue_auroc_mcc.png"
 LABELS = {"single": "single-task T5", "joint": "joint T5", "joint+pretrain": "joint + span-corruption pre-training",
           "joint+world": "joint + synthetic-world pre-training", "cnn": "CNN baseline",
           "kmer_lr": "k-mer logistic regression"}
-PER_TASK = ("single", "cnn", "kmer_lr")        # arm kinds with one cell per task (``kind:task``)
+BASELINES = ("cnn", "kmer_lr")                 # per-task arms that are not a T5
+PER_TASK = ("single", *BASELINES)               # arm kinds with one cell per task (``kind:task``)
 #: (comparison, base arm, other arm, words for positive / negative / unclear)
 COMPARISONS = (
     ("joint − single", "single", "joint", ("positive transfer", "negative transfer", "no clear transfer")),
@@ -105,7 +106,7 @@ def markdown(results: dict) -> str:
     cfg, s = results["config"], results["summary"]
     S, model = cfg["steps_per_task"], cfg["model"]
     B = next((c["examples_per_step"] for c in results["cells"]
-              if c["arm"].partition(":")[0] not in ("cnn", "kmer_lr")), "?")
+              if c["arm"].partition(":")[0] not in BASELINES), "?")
     n = len(cfg["tasks"])
     arms = {c["arm"].partition(":")[0].partition("@")[0] for c in results["cells"]}
     extra = [f"{cfg['pretrain']['steps']} span-corruption steps (joint+pretrain)" if "joint+pretrain" in arms

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Optional
 
 from seq2gen.errors import InputError
+from seq2gen.evaluate.gue_report import BASELINES
 from seq2gen.evaluate.study import (TRAIN_DEFAULTS, Cell, cell_hash, check_study_keys, device, load_cell,
                                    read_study_config, resolved_preset, run_cells)
 from seq2gen.resources import data_root
@@ -44,7 +45,6 @@ from seq2gen.resources import data_root
 log = logging.getLogger(__name__)
 REPO = data_root()   # relative config paths (configs/…, task_templates/…) start here
 ARMS = ("single", "joint", "joint+pretrain", "joint+world", "cnn", "kmer_lr")
-BASELINES = ("cnn", "kmer_lr")            # per-task arms that are not a T5
 #: train config keys the study sets per cell (the model comes from ``model:``)
 OWNED = ("model", "out_dir", "max_steps", "rates", "seed", "pretrain_task", "pretrain_steps", "init_from",
          "eval_every", "eval_examples", "save_every", "resume", "stop_at_step", "export_files", "tokenizer", "data")

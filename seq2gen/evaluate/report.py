@@ -91,21 +91,22 @@ def _row_verdict(cmp: dict, rows: dict | None) -> dict:
     return out
 
 
+def _boot(results: dict) -> dict:
+    """The run's bootstrap settings as ``paired_by_seed`` keywords (``n`` 0: off, also for older results)."""
+    boot = results["config"].get("bootstrap") or {}
+    return {"n": int(boot.get("n") or 0), "seed": int(boot.get("seed", 0))}
+
+
 def zero_shot_rows(cmp: dict, results: dict, task: str, tissue: str, metric: str) -> dict:
     """The zero-shot comparison plus its row bootstrap: the joint model's zero-shot vs tissue-agnostic predictions on
     the held-out tissue's rows (paired by row and seed)."""
-    from seq2gen.evaluate.bootstrap import paired_bootstrap
-    boot = results["config"].get("bootstrap") or {}
+    from seq2gen.evaluate.bootstrap import paired_by_seed
     got = {c["seed"]: c["zero_shot"][task][tissue]["rows"] for c in results["cells"] if c["arm"] == "joint"
            and "rows" in ((c.get("zero_shot") or {}).get(task) or {}).get(tissue, {})}
-    rows = None
-    if boot.get("n") and got:
-        seeds = sorted(got)
-        y = got[seeds[0]]["target"]
-        if any(got[s]["target"] != y for s in seeds):
-            raise ValueError(f"{task} × {tissue}: the seeds scored other zero-shot rows")
-        rows = paired_bootstrap(y, [got[s]["agnostic"] for s in seeds], [got[s]["zero_shot"] for s in seeds],
-                                family_of(results, task), metric, n=int(boot["n"]), seed=int(boot.get("seed", 0)))
+    kw = _boot(results)
+    rows = paired_by_seed({s: (r["target"], r["agnostic"]) for s, r in got.items()},
+                          {s: (r["target"], r["zero_shot"]) for s, r in got.items()}, family_of(results, task),
+                          metric, what=f"{task} × {tissue} zero-shot", **kw) if kw["n"] else None
     return _row_verdict(cmp, rows)
 
 
@@ -114,9 +115,9 @@ def with_rows(cmp: dict, results: dict, base_arm: str, other_arm: str, task: str
     their test rows; the verdict then needs *both* intervals to exclude 0 on the same side (``verdict_seeds`` keeps
     the seed-only one)."""
     from seq2gen.evaluate.bootstrap import compare_rows
-    boot = results["config"].get("bootstrap") or {}
+    kw = _boot(results)
     rows = compare_rows(results, base_arm, other_arm, task, family_of(results, task), metric,
-                        n=int(boot.get("n") or 0), seed=int(boot.get("seed", 0))) if boot.get("n") else None
+                        **kw) if kw["n"] else None
     return _row_verdict(cmp, rows)
 
 

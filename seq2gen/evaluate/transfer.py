@@ -295,13 +295,17 @@ def zero_shot_scores(m, env: Env, task_name: str) -> dict:
         agnostic = M.FAMILY_METRICS[task.family](arrays["target"], np.mean(preds, axis=0))
         out[tissue] = {"zero_shot": direct, "agnostic": agnostic, "seen_tissues": seen}
         if env.cfg.bootstrap.get("n") and task.family in ROW_FAMILIES:       # for the paired row bootstrap
-            out[tissue]["rows"] = {k: np.round(np.asarray(v, dtype=np.float64), 5).tolist() for k, v in (
-                ("target", arrays["target"]), ("zero_shot", arrays["prediction"]),
-                ("agnostic", np.mean(preds, axis=0)))}
+            out[tissue]["rows"] = row_arrays(target=arrays["target"], zero_shot=arrays["prediction"],
+                                             agnostic=np.mean(preds, axis=0))
     return out
 
 
 ROW_FAMILIES = ("classification", "regression", "variant", "track")   # per-row predictions the bootstrap can resample
+
+
+def row_arrays(**arrays) -> dict:
+    """Per-row test arrays as a cell stores them for the row bootstrap (JSON lists, 5 decimals)."""
+    return {k: np.round(np.asarray(v, dtype=np.float64), 5).tolist() for k, v in arrays.items()}
 
 
 def score_model(m, env: Env, tasks) -> dict:
@@ -318,7 +322,7 @@ def score_model(m, env: Env, tasks) -> dict:
         arrays = r.pop("_arrays")
         out["scores"][t] = r
         if keep_rows and r["family"] in ROW_FAMILIES:
-            out["rows"][t] = {k: np.round(np.asarray(v, dtype=np.float64), 5).tolist() for k, v in arrays.items()}
+            out["rows"][t] = row_arrays(**arrays)
         if r["family"] in ("regression", "variant", "track"):
             out["calibration"][t] = calibration(arrays["target"], arrays["prediction"])
     for t in tasks:
