@@ -336,7 +336,10 @@ def markdown(results: dict) -> str:
            "computed in this run).", "",
            "Numbers: the task's headline metric on the test split (chromosome held out), mean ± sd over seeds; "
            "Δ = paired difference (same seed = same initial weights); CI = 95 % t-interval of Δ. Verdicts say "
-           "*positive* / *negative* only when that interval excludes 0.", ""]
+           "*positive* / *negative* only when that interval excludes 0" + (
+               f"; where a row CI is shown (paired bootstrap over the test rows: {_boot(results)['n']:,} resamples, "
+               f"seed {_boot(results)['seed']}), it must exclude 0 on the same side too." if _boot(results)["n"]
+               else "."), ""]
     out += ["## Joint vs single-task", ""]
     out += _table(["task", "metric", "single", "joint", "Δ (joint − single)", "95 % CI (seeds)", "95 % CI (rows)",
                    "verdict"],
