@@ -82,9 +82,8 @@ def stage_motifs(m, run: Path, out: Path, n_windows: int = 400, n_ism: int = 10)
     from seq2gen.genome import Fasta
     from seq2gen.infer.objective import objective
     from seq2gen.interpret import plots
-    from seq2gen.interpret.attribute import gradients, hypothetical, one_hot
-    from seq2gen.interpret.ism import build_prompt, ism
-    from seq2gen.interpret.motifs import discover, match, recovery_auroc
+    from seq2gen.interpret.ism import ism
+    from seq2gen.interpret.motifs import attribution_arrays, discover, match, patterns_json, recovery_auroc
     from seq2gen.interpret.world_truth import WorldTruth
     truth = WorldTruth(run / "world")
     fasta = Fasta(run / "world" / "genome.fa")
@@ -94,12 +93,8 @@ def stage_motifs(m, run: Path, out: Path, n_windows: int = 400, n_ism: int = 10)
         start = p - 320 if s == "+" else p + 320 - 384 + 1
         wins.append(fasta.fetch(c, start, start + 384, s))
     wins = [x for x in wins if "N" not in x][:n_windows]
-    prompts = [build_prompt(m, "expression", x, "liver", "chr6", 0) for x in wins]
+    prompts, oh, hyp = attribution_arrays(m, "expression", wins, "liver", "chr6", 0, batch_size=64)
     obj = objective(m, "expression", prompts[0].ids, space="log1p")
-    _, grad = gradients(m, obj, prompts, batch_size=64)
-    codes = np.stack([q.codes for q in prompts])
-    oh = one_hot(codes)
-    hyp = hypothetical(grad)
     func = truth.functional_bases(wins, 320)
     res = {"n_windows": len(wins), "functional_fraction": float(func.mean()),
            "auroc_input_x_gradient": recovery_auroc(hyp * oh, func),
@@ -108,8 +103,7 @@ def stage_motifs(m, run: Path, out: Path, n_windows: int = 400, n_ism: int = 10)
     res["auroc_ism"] = recovery_auroc(np.stack(ism_imp), func[:n_ism])
     res["auroc_input_x_gradient_same_windows_as_ism"] = recovery_auroc((hyp * oh)[:n_ism], func[:n_ism])
     pats = discover(oh, hyp)
-    res["patterns"] = [{"sign": p["sign"], "n_seqlets": p["n_seqlets"], "consensus": "".join(
-        "ACGT"[i] for i in p["ppm"].argmax(1))} for p in pats]
+    res["patterns"] = patterns_json(pats)
     tf = [mo for mo in truth.motifs if mo.role in ("activator", "repressor", "core")]
     res["matches"] = match(pats, tf)
     import matplotlib.pyplot as plt
@@ -134,15 +128,29 @@ def stage_motifs(m, run: Path, out: Path, n_windows: int = 400, n_ism: int = 10)
 
 
 def stage_design(m, run: Path, out: Path, n: int = 20) -> dict:
+    """Single-base search (15 rounds × 8) and insertion of the motifs stage's own patterns (40 rounds × 16), each
+    for liver-high and liver-vs-heart, edit budget 40; plus the oracle (the world's true f as the objective) with
+    the same patterns, which bounds what the search can reach with them."""
     from seq2gen.interpret.cli import write_design
     from seq2gen.interpret.design import design
+    from seq2gen.interpret.motifs import load_patterns
     from seq2gen.interpret.world_truth import WorldTruth
     truth = WorldTruth(run / "world")
-    res = {}
-    for name, against in (("liver_high", None), ("liver_vs_heart", "heart")):
+    pats = load_patterns(out / "motifs.json")
+    li = truth.tissues.index("liver")
+
+    def oracle(codes):
+        return truth.activity(["".join("ACGT"[c] for c in row) for row in codes], 320)[:, li]
+    res = {"patterns": pats}
+    arms = {"liver_high": (None, {}), "liver_vs_heart": ("heart", {}),
+            "liver_high_motifs": (None, {"patterns": pats, "rounds": 40, "k": 16}),
+            "liver_vs_heart_motifs": ("heart", {"patterns": pats, "rounds": 40, "k": 16}),
+            "liver_high_motifs_oracle": (None, {"patterns": pats, "rounds": 40, "k": 16, "score_fn": oracle})}
+    for name, (against, kw) in arms.items():
         t0 = time.perf_counter()
-        d = design(m, "expression", "liver", against, "high", n=n, rounds=15, k=8, edit_budget=40, world=truth,
-                   batch_size=128, progress=True)
+        kw = {"rounds": 15, "k": 8, **kw}
+        d = design(m, "expression", "liver", against, "high", n=n, edit_budget=40, world=truth, batch_size=128,
+                   progress=True, **kw)
         s = write_design(out / name, d, m, "expression", "liver", against, truth)
         s["seconds"] = round(time.perf_counter() - t0, 1)
         j = s["truth"]

@@ -241,8 +241,9 @@ def _register_commands() -> None:
     app.command("predict")(predict_cmd)
     app.command("score-vcf")(score_vcf_cmd)
     app.command("serve")(serve_cmd)
-    from seq2gen.interpret.cli import design_cmd, explain_cmd
+    from seq2gen.interpret.cli import design_cmd, explain_cmd, motifs_cmd
     app.command("explain")(explain_cmd)
+    app.command("motifs")(motifs_cmd)
     app.command("design")(design_cmd)
     evaluate_app.command("table")(evaluate_cmd)
     evaluate_app.command("transfer")(transfer_cmd)

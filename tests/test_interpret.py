@@ -203,6 +203,73 @@ def test_design_search_improves_true_score_and_respects_budget(models, world_dir
         design(models["tiny_conv"], "expression", "liver", against="liver")
 
 
+def test_design_pattern_insertions_reach_sites_single_edits_cannot(models, world_dir, tmp_path):
+    """Insertion proposals write a whole pattern (either strand) and never pass the edit budget; with the world's
+    activator and core consensus as patterns the oracle search lifts true f far past single-base search at the same
+    budget (a site's affinity is zero until most of its bases match)."""
+    from seq2gen.interpret.design import _pattern_codes, _propose, design
+    from seq2gen.interpret.world_truth import WorldTruth
+    truth = WorldTruth(world_dir)
+    li = truth.tissues.index("liver")
+
+    def oracle(codes):
+        return truth.activity(["".join("ACGT"[c] for c in row) for row in codes], 320)[:, li]
+    pats = [mo.consensus for mo in truth.motifs if mo.role in ("activator", "core")]
+    kw = dict(n=4, rounds=10, k=8, edit_budget=30, world=truth, score_fn=oracle, seed=2)
+    plain = design(models["tiny_conv"], "expression", "liver", **kw)
+    ins = design(models["tiny_conv"], "expression", "liver", patterns=pats, insert_fraction=1.0, screen=None, **kw)
+    assert (ins.edits <= 30).all() and (np.diff(ins.history, axis=0) >= 0).all() and ins.patterns == pats
+    # the screen (gain vs shuffles of the pattern) keeps the liver activator and drops what gains nothing here:
+    # the core element counts only inside its window near the TSS, so at random offsets it gains 0
+    screened = design(models["tiny_conv"], "expression", "liver", patterns=pats, **{**kw, "rounds": 1})
+    z = {r["pattern"]: r["z"] for r in screened.screen}
+    liver_act = next(mo.consensus for mo in truth.motifs if mo.role == "activator"
+                     and mo.level_vector(truth.tissues)[li] == 1.0)
+    core = next(mo.consensus for mo in truth.motifs if mo.role == "core")
+    assert set(z) == set(pats) and z[liver_act] > 2 and liver_act in screened.patterns
+    assert core not in screened.patterns
+    assert oracle(np.stack([[("ACGT".index(b)) for b in d] for d in ins.designs])).mean() > \
+        oracle(np.stack([[("ACGT".index(b)) for b in d] for d in plain.designs])).mean() + 1.0
+    # every insertion proposal differs from its lineage in one window that spells a pattern or its reverse complement
+    rng = np.random.default_rng(0)
+    cur = rng.integers(0, 4, size=(3, 60))
+    codes = _pattern_codes(["ACGTTA"], 60)
+    assert ["".join("ACGT"[c] for c in x) for x in codes] == ["ACGTTA", "TAACGT"]
+    props = _propose(rng, cur, cur.copy(), 5, 30, codes, 1.0)
+    for i in range(3):
+        for p in props[i]:
+            spelled = {"".join("ACGT"[c] for c in p[o:o + 6]) for o in range(55)}
+            assert spelled & {"ACGTTA", "TAACGT"} and (p != cur[i]).sum() <= 6
+    with pytest.raises(InputError, match="ACGT string"):
+        _pattern_codes(["ACGN"], 60)
+    with pytest.raises(InputError, match="insert_fraction"):
+        design(models["tiny_conv"], "expression", "liver", patterns=pats, insert_fraction=2.0)
+
+
+def test_motif_cores_and_pattern_files(tmp_path):
+    """``cores`` keeps each pattern's highest-contribution window; ``load_patterns`` reads the study's JSON or text
+    and names the line of a bad pattern."""
+    import json
+
+    from seq2gen.interpret.motifs import cores, load_patterns
+    ppm = np.full((30, 4), 0.1)
+    ppm[np.arange(30), np.arange(30) % 4] = 0.7                 # consensus ACGTACGT…
+    cwm = np.zeros((30, 4))
+    cwm[10:18, 0] = 1.0                                          # the contribution sits at 10 … 17
+    pats = [{"sign": 1, "ppm": ppm.tolist(), "cwm": cwm.tolist()}, {"sign": -1, "ppm": ppm.tolist(),
+                                                                     "cwm": (-cwm).tolist()}]
+    assert cores(pats, width=8) == ["GTACGTAC"]                  # ppm[10:18]; the duplicate of the other sign dropped
+    assert cores(pats, width=8, sign=-1) == ["GTACGTAC"] and cores(pats[:1], width=8, sign=-1) == []
+    (tmp_path / "motifs.json").write_text(json.dumps({"patterns": pats}))
+    assert load_patterns(tmp_path / "motifs.json", width=8) == ["GTACGTAC"]
+    (tmp_path / "p.txt").write_text("# liver activators\nacgtac  # one\n\nTTGACA\n")
+    assert load_patterns(tmp_path / "p.txt") == ["ACGTAC", "TTGACA"]
+    (tmp_path / "bad.txt").write_text("ACGT\nAC-GT\n")
+    with pytest.raises(InputError, match="not an ACGT pattern") as e:
+        load_patterns(tmp_path / "bad.txt")
+    assert e.value.line == 2
+
+
 def test_motif_similarity_and_recovery():
     from seq2gen.interpret.motifs import recovery_auroc, similarity
     pwm = np.random.default_rng(3).dirichlet(np.ones(4) * 0.3, size=10)
@@ -240,6 +307,29 @@ def test_cli_explain_and_design(models, world_dir, tmp_path):
     assert len(t) == 2 and {"true_f", "true_percentile", "true_specificity_percentile"} <= set(t.columns)
     res = CliRunner().invoke(app, ["explain", str(d), "--seq", "ACGT", "--prompt", "x", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "exactly one" in res.output
+    # motifs over many windows (TF-MoDISco) → motifs.json that design --patterns reads; text patterns too
+    from seq2gen.genome import read_gtf, tss
+    t = tss(read_gtf(world_dir / "genes.gtf")).head(60)
+    starts = np.where(t["strand"] == "+", t["pos"] - 320, t["pos"] + 320 - 384 + 1)
+    bed = tmp_path / "tss.bed"
+    bed.write_text("".join(f"{c}\t{a}\t{a + 384}\tg\t0\t{s}\n" for c, a, s in zip(t["chrom"], starts, t["strand"])
+                           if a >= 0))
+    res = CliRunner().invoke(app, ["motifs", str(d), "--task", "expression", "--tissue", "liver", "--regions",
+                                   str(bed), "--fasta", str(world_dir / "genome.fa"), "--out", str(tmp_path / "mo")])
+    assert res.exit_code == 0, res.output
+    mo = json.loads((tmp_path / "mo" / "motifs.json").read_text())
+    assert mo["task"] == "expression" and mo["n_windows"] == bed.read_text().count("\n")
+    assert all(len(p["core"]) == 16 and np.asarray(p["cwm"]).shape[1] == 4 for p in mo["patterns"])
+    res = CliRunner().invoke(app, ["motifs", str(d), "--task", "expression", "--out", str(tmp_path / "mo2")])
+    assert res.exit_code == 2 and "--regions" in res.output
+    (tmp_path / "pats.txt").write_text("TATAAAAG\nCGGTACTCCGGG\n")
+    res = CliRunner().invoke(app, ["design", str(d), "--tissue", "liver", "--n", "2", "--rounds", "2", "--k", "3",
+                                   "--patterns", str(tmp_path / "pats.txt"), "--world", str(world_dir), "--out",
+                                   str(tmp_path / "dp")])
+    assert res.exit_code == 0, res.output
+    dj = json.loads((tmp_path / "dp" / "design.json").read_text())
+    assert [r["pattern"] for r in dj["screen"]] == ["TATAAAAG", "CGGTACTCCGGG"]
+    assert dj["patterns"] and set(dj["patterns"]) <= {"TATAAAAG", "CGGTACTCCGGG"}
 
 
 def test_server_explain(models):

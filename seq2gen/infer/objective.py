@@ -40,6 +40,12 @@ class Objective:
     extra: dict = field(default_factory=dict)
 
 
+def natural_space(m, task: str) -> str:
+    """``log1p`` for tasks quantised in log1p space (expression: scores in log expression), else ``value``."""
+    q = m.quantizers.get(task)
+    return "log1p" if q is not None and q.method == "log1p-quantile" else "value"
+
+
 def objective(m, task: str, ref_row: np.ndarray, label: str | None = None, bins=None,
               space: str = "value") -> Objective:
     """The score of task ``task`` for prompts shaped like ``ref_row`` (its decoded answer fixes tracks/spans)."""

@@ -1,8 +1,10 @@
-"""``seq2gen explain`` and ``seq2gen design`` (registered by ``seq2gen/cli.py``)::
+"""``seq2gen explain``, ``seq2gen motifs`` and ``seq2gen design`` (registered by ``seq2gen/cli.py``)::
 
     seq2gen explain MODEL --prompt "<task:promoter> <dna> … </dna>" --out DIR
     seq2gen explain MODEL --region chr5:1,001-1,384:+ --task expression --tissue liver --fasta genome.fa --out DIR
-    seq2gen design MODEL --task expression --tissue liver --target high [--against heart] --n 20 --out DIR
+    seq2gen motifs MODEL --task expression --tissue liver --regions tss.bed --fasta genome.fa --out MOTIFS
+    seq2gen design MODEL --task expression --tissue liver --target high [--against heart] --n 20 \\
+        [--patterns MOTIFS/motifs.json] --out DIR
 """
 from __future__ import annotations
 
@@ -62,6 +64,13 @@ def design_cmd(
     edit_budget: int = typer.Option(40, help="Most bases a design may differ from its start."),
     world: Optional[Path] = typer.Option(None, "--world", help="World folder: motif-free starts and the true "
                                          "generative function's score of every design."),
+    patterns: Optional[Path] = typer.Option(None, "--patterns", help="Motifs proposals may insert whole: "
+                                            "motifs.json of scripts/explain_study.py (TF-MoDISco patterns of the "
+                                            "model's attributions) or one ACGT string per line."),
+    insert_fraction: float = typer.Option(1.0, help="Share of proposals that insert a pattern (with --patterns; "
+                                          "the rest are single-base edits)."),
+    screen: float = typer.Option(3.0, help="Insert only patterns whose gain beats their shuffles' by this many "
+                                 "standard deviations (a global importance analysis; docs/explain.md)."),
     chrom: str = typer.Option("chr1", help="Position tokens of prompts that carry them."),
     pos: int = typer.Option(0),
     seed: int = typer.Option(0),
@@ -71,12 +80,15 @@ def design_cmd(
 ) -> None:
     """Model-guided design of sequences with a high (or low, or tissue-specific) predicted score."""
     from seq2gen.interpret.design import design
+    from seq2gen.interpret.motifs import load_patterns
     from seq2gen.interpret.world_truth import WorldTruth
     try:
+        pats = load_patterns(patterns) if patterns is not None else None
         m = _load(model, device, dtype, batch_size)
         truth = WorldTruth(world) if world is not None else None
         res = design(m, task, tissue, against, target, n, rounds, k, edit_budget, seed=seed, chrom=chrom, pos=pos,
-                     world=truth, batch_size=batch_size, progress=True)
+                     world=truth, batch_size=batch_size, progress=True, patterns=pats,
+                     insert_fraction=insert_fraction, screen=screen)
         summary = write_design(out, res, m, task, tissue, against, truth)
     except InputError as exc:
         _fail(exc)
@@ -84,6 +96,60 @@ def design_cmd(
     if "design_percentile" in summary.get("truth", {}):
         msg += f"; true-score percentile among real promoters: median {summary['truth']['median_percentile']:.1f}"
     console.print(msg)
+
+
+def motifs_cmd(
+    model: Path = typer.Argument(..., help="Model directory."),
+    out: Path = typer.Option(..., "--out", help="Output folder (motifs.json, motifs.png)."),
+    task: str = typer.Option(..., "--task", help="Task whose score is attributed (e.g. expression)."),
+    tissue: Optional[str] = typer.Option(None, "--tissue"),
+    regions: Optional[Path] = typer.Option(None, "--regions", help="BED of windows (strand from column 6), with "
+                                           "--fasta; each is centred on the task's window length."),
+    fasta: Optional[Path] = typer.Option(None, "--fasta", help="Reference for --regions."),
+    sequences: Optional[Path] = typer.Option(None, "--sequences", help="FASTA of windows instead of --regions."),
+    max_windows: int = typer.Option(400, help="Attribute at most this many windows (the first ones)."),
+    width: int = typer.Option(16, help="Length of each pattern's insertable core (for seq2gen design)."),
+    chrom: str = typer.Option("chr1", help="Position tokens of every window's prompt (tasks that carry them): the "
+                              "fixed context seq2gen design scores in, not each region's own."),
+    pos: int = typer.Option(0),
+    batch_size: int = typer.Option(64),
+    device: str = DEVICE_OPTION,
+    dtype: str = DTYPE_OPTION,
+) -> None:
+    """TF-MoDISco motifs of the model's attributions over many windows → motifs.json (+ logos); its patterns feed
+    ``seq2gen design --patterns``."""
+    from seq2gen.genome import Fasta, read_bed
+    from seq2gen.infer.regions import Region
+    from seq2gen.interpret import plots
+    from seq2gen.interpret.motifs import find_motifs, patterns_json
+    try:
+        if (regions is None) == (sequences is None):
+            raise InputError("give --regions (with --fasta) or --sequences")
+        if regions is not None:
+            if fasta is None:
+                raise InputError("--regions needs --fasta")
+            bed = read_bed(regions, Fasta(fasta).contigs).head(max_windows)
+            strands = bed["strand"] if "strand" in bed else ["+"] * len(bed)
+            seqs = [Region(c, int(a), int(b), s if s in ("+", "-") else "+")
+                    for c, a, b, s in zip(bed["chrom"], bed["start"], bed["end"], strands)]
+        else:
+            seqs = list(Fasta(sequences).sequences())[:max_windows]
+        m = _load(model, device, dtype, batch_size, fasta)
+        pats = find_motifs(m, task, seqs, tissue, chrom, pos, batch_size)
+        out.mkdir(parents=True, exist_ok=True)
+        rows = patterns_json(pats, width)
+        (out / "motifs.json").write_text(json.dumps({"task": task, "tissue": tissue, "n_windows": len(seqs),
+                                                     "patterns": rows}, indent=1) + "\n")
+        if pats:
+            import matplotlib.pyplot as plt
+            fig, axes = plt.subplots(len(pats), 1, figsize=(11, 1.5 * len(pats)), squeeze=False)
+            for i, (ax, p, r) in enumerate(zip(axes[:, 0], pats, rows)):
+                plots.plot_logo(p["cwm"], ax=ax, title=f"pattern {i} "
+                                f"({'+' if p['sign'] > 0 else '−'}, {p['n_seqlets']} seqlets), core {r['core']}")
+            plots.save(fig, out / "motifs.png")
+    except InputError as exc:
+        _fail(exc)
+    console.print(f"{len(pats)} patterns from {len(seqs)} windows → {out / 'motifs.json'}")
 
 
 def write_design(out: Path, res, m, task: str, tissue: str, against, truth) -> dict:
@@ -98,7 +164,7 @@ def write_design(out: Path, res, m, task: str, tissue: str, against, truth) -> d
     table = pd.DataFrame({"design": range(len(res.designs)), "sequence": res.designs, "start": res.starts,
                           "model_score": res.scores, "edits": res.edits})
     summary = {"objective": res.describe, "rounds": len(res.history) - 1, "model_score_start": res.history[0].tolist(),
-               "model_score_final": res.scores.tolist()}
+               "model_score_final": res.scores.tolist(), "patterns": res.patterns, "screen": res.screen}
     true_hist = None
     if truth is not None:
         w = m.registry.get(task).window

@@ -18,6 +18,37 @@ import numpy as np
 from seq2gen.errors import InputError
 
 
+def attribution_arrays(m, task: str, seqs, tissue: str | None = None, chrom: str | None = None,
+                       pos: int | None = None, batch_size: int | None = None):
+    """``(prompts, one-hot (n, L, 4), hypothetical contributions (n, L, 4))`` of the task's score (its natural
+    space: log expression for expression) over DNA strings or regions, fitted to the task's window (centred)."""
+    from seq2gen.infer.objective import natural_space, objective
+    from seq2gen.interpret.attribute import gradients, hypothetical, one_hot
+    from seq2gen.interpret.ism import build_prompt
+    prompts = [build_prompt(m, task, s, tissue, chrom, pos, fit="centre") for s in seqs]
+    if not prompts:
+        raise InputError("motif discovery needs at least one sequence")
+    obj = objective(m, task, prompts[0].ids, space=natural_space(m, task))
+    _, grad = gradients(m, obj, prompts, batch_size=batch_size)
+    return prompts, one_hot(np.stack([q.codes for q in prompts])), hypothetical(grad)
+
+
+def find_motifs(m, task: str, seqs, tissue: str | None = None, chrom: str | None = None, pos: int | None = None,
+                batch_size: int | None = None, **kw) -> list[dict]:
+    """TF-MoDISco patterns of the model's input × gradient attributions of ``task`` over ``seqs``
+    (``attribution_arrays`` then ``discover``; ``kw`` go to TF-MoDISco)."""
+    _, oh, hyp = attribution_arrays(m, task, seqs, tissue, chrom, pos, batch_size)
+    return discover(oh, hyp, **kw)
+
+
+def patterns_json(patterns: list[dict], width: int = 16) -> list[dict]:
+    """JSON rows of ``discover`` patterns: sign, seqlets, consensus, insertable ``core`` (``cores``), PPM, CWM —
+    what ``seq2gen design --patterns`` reads back."""
+    return [{"sign": p["sign"], "n_seqlets": p["n_seqlets"], "consensus": consensus(p["ppm"]),
+             "core": cores([p], width)[0], "ppm": np.round(p["ppm"], 4).tolist(),
+             "cwm": np.round(p["cwm"], 6).tolist()} for p in patterns]
+
+
 def discover(one_hot: np.ndarray, hyp: np.ndarray, **kw) -> list[dict]:
     """TF-MoDISco patterns of (n, L, 4) one-hot / hypothetical-contribution arrays: per pattern its ``ppm``
     (L', 4), ``cwm`` (contribution-weighted matrix), ``n_seqlets`` and ``sign`` (+1 raises the score)."""
@@ -78,3 +109,53 @@ def recovery_auroc(contrib: np.ndarray, functional: np.ndarray) -> float:
 
 def consensus(ppm: np.ndarray) -> str:
     return "".join("ACGT"[i] for i in ppm.argmax(1))
+
+
+def cores(patterns: list[dict], width: int = 16, sign: int | None = None) -> list[str]:
+    """Insertable motif cores of ``discover`` patterns (or their JSON: ``ppm``/``cwm`` lists), of one ``sign`` or
+    (None) all: the ``width``-bp window of each pattern's CWM with the most total |contribution|, read as its PPM's
+    consensus. Why trim: a TF-MoDISco pattern spans its seqlets' flanks (~50 bp) while the bound site is ~10 bp;
+    writing the flanks too would spend a design's edit budget on bases the model does not read. Duplicates are
+    dropped. Design takes both signs by default: the search's own model scores decide which insertion helps (on the
+    6,000-step model the pattern matching the liver activator came out in the negative metacluster)."""
+    out = []
+    for p in patterns:
+        if (sign is not None and p.get("sign", 1) != sign) or "cwm" not in p:
+            continue
+        cwm, ppm = np.abs(np.asarray(p["cwm"], dtype=np.float64)).sum(1), np.asarray(p["ppm"], dtype=np.float64)
+        w = min(width, len(cwm))
+        mass = np.convolve(cwm, np.ones(w), mode="valid")
+        i = int(np.argmax(mass))
+        c = consensus(ppm[i:i + w])
+        if c not in out:
+            out.append(c)
+    return out
+
+
+def load_patterns(path, width: int = 16) -> list[str]:
+    """Design patterns from a file: the explain study's ``motifs.json`` (its TF-MoDISco patterns → ``cores``)
+    or text with one ACGT string per line (``#`` comments)."""
+    import json
+    from pathlib import Path
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("patterns file not found", path=path)
+    text = path.read_text()
+    if path.suffix == ".json":
+        data = json.loads(text)
+        pats = data.get("patterns", data) if isinstance(data, dict) else data
+        if not isinstance(pats, list) or not all(isinstance(p, dict) and "cwm" in p for p in pats):
+            raise InputError("expected a 'patterns' list with 'ppm' and 'cwm' per pattern (scripts/explain_study.py "
+                             "writes one in motifs.json)", path=path)
+        out = cores(pats, width)
+    else:
+        out = []
+        for n, line in enumerate(text.splitlines(), 1):
+            line = line.split("#", 1)[0].strip().upper()
+            if line and set(line) - set("ACGT"):
+                raise InputError(f"not an ACGT pattern: {line[:30]!r}", path=path, line=n)
+            if line:
+                out.append(line)
+    if not out:
+        raise InputError("no patterns to insert", path=path)
+    return out
