@@ -50,7 +50,7 @@ def stage_variants(m, run: Path, out: Path) -> dict:
     from scipy.stats import spearmanr
 
     from seq2gen.genome import Fasta, read_vcf, write_vcf
-    from seq2gen.infer.variants import score_vcf
+    from seq2gen.infer.variants import score_vcf, trained_pretrain
     w = run / "world"
     world = json.loads((w / "world.json").read_text())
     fasta = Fasta(w / "genome.fa")
@@ -64,17 +64,20 @@ def stage_variants(m, run: Path, out: Path) -> dict:
             "delta_expression_no_genes": dict(methods=("delta",)),
             "delta_chromatin": dict(methods=("delta",), delta_task="chromatin"),
             "delta_tf_binding": dict(methods=("delta",), delta_task="tf_binding")}
+    if trained_pretrain(m):                          # span corruption trained: the zero-shot LLR too
+        runs["zero_shot"] = dict(methods=("zero_shot",))
     for name, kw in runs.items():
         t0 = time.perf_counter()
         df = score_vcf(m, path, fasta, "liver", batch_size=128, **kw)
         res["seconds"][name] = round(time.perf_counter() - t0, 1)
-        col = "effect_liver" if name == "task" else next(c for c in df.columns if c.startswith("delta_") and
-                                                          c.endswith("liver"))
+        col = {"task": "effect_liver", "zero_shot": "llr"}.get(name) or next(
+            c for c in df.columns if c.startswith("delta_") and c.endswith("liver"))
         res["spearman"][name] = float(spearmanr(truth, df[col]).statistic)
         motif = (test["info_CLASS"] == "motif").to_numpy() & (np.abs(truth) > 0.05)
         res.setdefault("sign_accuracy_motif", {})[name] = float((np.sign(df[col][motif]) == np.sign(truth[motif]))
                                                                 .mean())
-    res["zero_shot"] = "n/a: the quickstart trains no span-corruption task (rates in configs/train/quickstart.yaml)"
+    if "zero_shot" not in runs:
+        res["zero_shot"] = "n/a: this model trained no span-corruption task"
     return res
 
 
@@ -82,6 +85,7 @@ def stage_motifs(m, run: Path, out: Path, n_windows: int = 400, n_ism: int = 10)
     from seq2gen.genome import Fasta
     from seq2gen.infer.objective import objective
     from seq2gen.interpret import plots
+    from seq2gen.interpret.attribute import hypothetical
     from seq2gen.interpret.ism import ism
     from seq2gen.interpret.motifs import attribution_arrays, discover, match, patterns_json, recovery_auroc
     from seq2gen.interpret.world_truth import WorldTruth
@@ -93,7 +97,8 @@ def stage_motifs(m, run: Path, out: Path, n_windows: int = 400, n_ism: int = 10)
         start = p - 320 if s == "+" else p + 320 - 384 + 1
         wins.append(fasta.fetch(c, start, start + 384, s))
     wins = [x for x in wins if "N" not in x][:n_windows]
-    prompts, oh, hyp = attribution_arrays(m, "expression", wins, "liver", "chr6", 0, batch_size=64)
+    prompts, oh, grad = attribution_arrays(m, "expression", wins, "liver", "chr6", 0, batch_size=64)
+    hyp = hypothetical(grad)
     obj = objective(m, "expression", prompts[0].ids, space="log1p")
     func = truth.functional_bases(wins, 320)
     res = {"n_windows": len(wins), "functional_fraction": float(func.mean()),
@@ -128,9 +133,10 @@ def stage_motifs(m, run: Path, out: Path, n_windows: int = 400, n_ism: int = 10)
 
 
 def stage_design(m, run: Path, out: Path, n: int = 20) -> dict:
-    """Single-base search (15 rounds × 8) and insertion of the motifs stage's own patterns (40 rounds × 16), each
-    for liver-high and liver-vs-heart, edit budget 40; plus the oracle (the world's true f as the objective) with
-    the same patterns, which bounds what the search can reach with them."""
+    """Single-base search (15 rounds × 8) and insertion of the motifs stage's own patterns (40 rounds × 16: every
+    pattern passing the screen, or only the top-screened one), each for liver-high and liver-vs-heart, edit budget
+    40; plus the oracle (the world's true f as the objective) with the same patterns, which bounds what the search
+    can reach with them."""
     from seq2gen.interpret.cli import write_design
     from seq2gen.interpret.design import design
     from seq2gen.interpret.motifs import load_patterns
@@ -145,6 +151,8 @@ def stage_design(m, run: Path, out: Path, n: int = 20) -> dict:
     arms = {"liver_high": (None, {}), "liver_vs_heart": ("heart", {}),
             "liver_high_motifs": (None, {"patterns": pats, "rounds": 40, "k": 16}),
             "liver_vs_heart_motifs": ("heart", {"patterns": pats, "rounds": 40, "k": 16}),
+            "liver_high_top_motif": (None, {"patterns": pats, "rounds": 40, "k": 16, "max_patterns": 1}),
+            "liver_vs_heart_top_motif": ("heart", {"patterns": pats, "rounds": 40, "k": 16, "max_patterns": 1}),
             "liver_high_motifs_oracle": (None, {"patterns": pats, "rounds": 40, "k": 16, "score_fn": oracle})}
     for name, (against, kw) in arms.items():
         t0 = time.perf_counter()

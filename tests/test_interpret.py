@@ -228,6 +228,8 @@ def test_design_pattern_insertions_reach_sites_single_edits_cannot(models, world
     core = next(mo.consensus for mo in truth.motifs if mo.role == "core")
     assert set(z) == set(pats) and z[liver_act] > 2 and liver_act in screened.patterns
     assert core not in screened.patterns
+    top = design(models["tiny_conv"], "expression", "liver", patterns=pats, max_patterns=1, **{**kw, "rounds": 1})
+    assert top.patterns == [max(top.screen, key=lambda r: r["z"])["pattern"]] == [liver_act]
     assert oracle(np.stack([[("ACGT".index(b)) for b in d] for d in ins.designs])).mean() > \
         oracle(np.stack([[("ACGT".index(b)) for b in d] for d in plain.designs])).mean() + 1.0
     # every insertion proposal differs from its lineage in one window that spells a pattern or its reverse complement
@@ -320,6 +322,12 @@ def test_cli_explain_and_design(models, world_dir, tmp_path):
     mo = json.loads((tmp_path / "mo" / "motifs.json").read_text())
     assert mo["task"] == "expression" and mo["n_windows"] == bed.read_text().count("\n")
     assert all(len(p["core"]) == 16 and np.asarray(p["cwm"]).shape[1] == 4 for p in mo["patterns"])
+    res = CliRunner().invoke(app, ["motifs", str(d), "--task", "expression", "--tissue", "heart", "--genes",
+                                   str(world_dir / "genes.gtf"),
+                                   "--fasta", str(world_dir / "genome.fa"), "--max-windows", "30", "--out",
+                                   str(tmp_path / "mo3")])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "mo3" / "motifs.json").read_text())["n_windows"] == 30
     res = CliRunner().invoke(app, ["motifs", str(d), "--task", "expression", "--out", str(tmp_path / "mo2")])
     assert res.exit_code == 2 and "--regions" in res.output
     (tmp_path / "pats.txt").write_text("TATAAAAG\nCGGTACTCCGGG\n")

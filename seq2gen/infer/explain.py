@@ -46,6 +46,13 @@ class ExplainMethods:
         from seq2gen.interpret.report import explain
         return explain(self, out, **kw)
 
+    def motifs(self, task: str, seqs, tissue: str | None = None, chrom: str | None = "chr1", pos: int | None = 0,
+               **kw) -> list[dict]:
+        """TF-MoDISco patterns of ``task``'s attributions over many windows (``seq2gen.interpret.motifs``); their
+        ``cores`` are what ``design(patterns=…)`` inserts."""
+        from seq2gen.interpret.motifs import find_motifs
+        return find_motifs(self, task, seqs, tissue, chrom, pos, **kw)
+
     def design(self, task: str = "expression", tissue: str = "liver", **kw):
         """Model-guided design (see ``seq2gen.interpret.design.design``): a ``DesignResult``."""
         from seq2gen.interpret.design import design

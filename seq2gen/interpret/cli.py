@@ -71,6 +71,8 @@ def design_cmd(
                                           "the rest are single-base edits)."),
     screen: float = typer.Option(3.0, help="Insert only patterns whose gain beats their shuffles' by this many "
                                  "standard deviations (a global importance analysis; docs/explain.md)."),
+    max_patterns: Optional[int] = typer.Option(None, "--max-patterns", help="Insert at most this many screened "
+                                               "patterns, highest z first."),
     chrom: str = typer.Option("chr1", help="Position tokens of prompts that carry them."),
     pos: int = typer.Option(0),
     seed: int = typer.Option(0),
@@ -88,7 +90,7 @@ def design_cmd(
         truth = WorldTruth(world) if world is not None else None
         res = design(m, task, tissue, against, target, n, rounds, k, edit_budget, seed=seed, chrom=chrom, pos=pos,
                      world=truth, batch_size=batch_size, progress=True, patterns=pats,
-                     insert_fraction=insert_fraction, screen=screen)
+                     insert_fraction=insert_fraction, screen=screen, max_patterns=max_patterns)
         summary = write_design(out, res, m, task, tissue, against, truth)
     except InputError as exc:
         _fail(exc)
@@ -107,6 +109,8 @@ def motifs_cmd(
                                            "--fasta; each is centred on the task's window length."),
     fasta: Optional[Path] = typer.Option(None, "--fasta", help="Reference for --regions."),
     sequences: Optional[Path] = typer.Option(None, "--sequences", help="FASTA of windows instead of --regions."),
+    genes: Optional[Path] = typer.Option(None, "--genes", help="GTF/GFF instead of --regions: the task's window at "
+                                         "every gene's TSS (gene orientation), with --fasta."),
     max_windows: int = typer.Option(400, help="Attribute at most this many windows (the first ones)."),
     width: int = typer.Option(16, help="Length of each pattern's insertable core (for seq2gen design)."),
     chrom: str = typer.Option("chr1", help="Position tokens of every window's prompt (tasks that carry them): the "
@@ -123,18 +127,20 @@ def motifs_cmd(
     from seq2gen.interpret import plots
     from seq2gen.interpret.motifs import find_motifs, patterns_json
     try:
-        if (regions is None) == (sequences is None):
-            raise InputError("give --regions (with --fasta) or --sequences")
+        if sum(x is not None for x in (regions, sequences, genes)) != 1:
+            raise InputError("give one of --regions or --genes (with --fasta), or --sequences")
+        if (regions is not None or genes is not None) and fasta is None:
+            raise InputError("--regions and --genes need --fasta")
+        m = _load(model, device, dtype, batch_size, fasta)
         if regions is not None:
-            if fasta is None:
-                raise InputError("--regions needs --fasta")
             bed = read_bed(regions, Fasta(fasta).contigs).head(max_windows)
             strands = bed["strand"] if "strand" in bed else ["+"] * len(bed)
             seqs = [Region(c, int(a), int(b), s if s in ("+", "-") else "+")
                     for c, a, b, s in zip(bed["chrom"], bed["start"], bed["end"], strands)]
+        elif genes is not None:
+            seqs = tss_windows(m, task, genes, Fasta(fasta).contigs)[:max_windows]
         else:
             seqs = list(Fasta(sequences).sequences())[:max_windows]
-        m = _load(model, device, dtype, batch_size, fasta)
         pats = find_motifs(m, task, seqs, tissue, chrom, pos, batch_size)
         out.mkdir(parents=True, exist_ok=True)
         rows = patterns_json(pats, width)
@@ -150,6 +156,21 @@ def motifs_cmd(
     except InputError as exc:
         _fail(exc)
     console.print(f"{len(pats)} patterns from {len(seqs)} windows → {out / 'motifs.json'}")
+
+
+def tss_windows(m, task: str, gtf: Path, contigs: dict) -> list:
+    """The task's window at every gene's TSS of ``gtf`` (gene orientation, ``before`` bases upstream), in file
+    order; windows that would leave their contig are skipped."""
+    from seq2gen.genome import read_gtf, tss
+    from seq2gen.infer.regions import Region
+    w = m.registry.get(task).window
+    out = []
+    t = tss(read_gtf(gtf))
+    for c, p, s in zip(t["chrom"], t["pos"].to_numpy(int), t["strand"]):
+        a = int(p) - w.before if s == "+" else int(p) + w.before - w.length + 1
+        if a >= 0 and a + w.length <= contigs.get(c, -1):
+            out.append(Region(c, a, a + w.length, s))
+    return out
 
 
 def write_design(out: Path, res, m, task: str, tissue: str, against, truth) -> dict:

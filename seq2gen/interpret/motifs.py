@@ -20,25 +20,26 @@ from seq2gen.errors import InputError
 
 def attribution_arrays(m, task: str, seqs, tissue: str | None = None, chrom: str | None = None,
                        pos: int | None = None, batch_size: int | None = None):
-    """``(prompts, one-hot (n, L, 4), hypothetical contributions (n, L, 4))`` of the task's score (its natural
-    space: log expression for expression) over DNA strings or regions, fitted to the task's window (centred)."""
+    """``(prompts, one-hot (n, L, 4), gradient (n, L, 4))`` of the task's score (its natural space: log expression
+    for expression) over DNA strings or regions, fitted to the task's window (centred)."""
     from seq2gen.infer.objective import natural_space, objective
-    from seq2gen.interpret.attribute import gradients, hypothetical, one_hot
+    from seq2gen.interpret.attribute import gradients, one_hot
     from seq2gen.interpret.ism import build_prompt
     prompts = [build_prompt(m, task, s, tissue, chrom, pos, fit="centre") for s in seqs]
     if not prompts:
         raise InputError("motif discovery needs at least one sequence")
     obj = objective(m, task, prompts[0].ids, space=natural_space(m, task))
     _, grad = gradients(m, obj, prompts, batch_size=batch_size)
-    return prompts, one_hot(np.stack([q.codes for q in prompts])), hypothetical(grad)
+    return prompts, one_hot(np.stack([q.codes for q in prompts])), grad
 
 
 def find_motifs(m, task: str, seqs, tissue: str | None = None, chrom: str | None = None, pos: int | None = None,
                 batch_size: int | None = None, **kw) -> list[dict]:
     """TF-MoDISco patterns of the model's input × gradient attributions of ``task`` over ``seqs``
     (``attribution_arrays`` then ``discover``; ``kw`` go to TF-MoDISco)."""
-    _, oh, hyp = attribution_arrays(m, task, seqs, tissue, chrom, pos, batch_size)
-    return discover(oh, hyp, **kw)
+    from seq2gen.interpret.attribute import hypothetical
+    _, oh, grad = attribution_arrays(m, task, seqs, tissue, chrom, pos, batch_size)
+    return discover(oh, hypothetical(grad), **kw)
 
 
 def patterns_json(patterns: list[dict], width: int = 16) -> list[dict]:
