@@ -266,6 +266,10 @@ def test_motif_cores_and_pattern_files(tmp_path):
     assert load_patterns(tmp_path / "motifs.json", width=8) == ["GTACGTAC"]
     (tmp_path / "p.txt").write_text("# liver activators\nacgtac  # one\n\nTTGACA\n")
     assert load_patterns(tmp_path / "p.txt") == ["ACGTAC", "TTGACA"]
+    (tmp_path / "bad.json").write_text('{"patterns": [\n  {"sign": 1,}\n]}')
+    with pytest.raises(InputError, match="invalid JSON") as e:
+        load_patterns(tmp_path / "bad.json")
+    assert e.value.line == 2
     (tmp_path / "bad.txt").write_text("ACGT\nAC-GT\n")
     with pytest.raises(InputError, match="not an ACGT pattern") as e:
         load_patterns(tmp_path / "bad.txt")
@@ -328,6 +332,17 @@ def test_cli_explain_and_design(models, world_dir, tmp_path):
                                    str(tmp_path / "mo3")])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "mo3" / "motifs.json").read_text())["n_windows"] == 30
+    # TSS windows: Region.resized of the TSS base; windows leaving their contig are counted, not silently lost
+    from seq2gen.genome import Fasta
+    from seq2gen.interpret.cli import tss_windows
+    contigs = Fasta(world_dir / "genome.fa").contigs
+    wins, skipped = tss_windows(models["tiny_conv"], "expression", world_dir / "genes.gtf", contigs)
+    n_genes = len(tss(read_gtf(world_dir / "genes.gtf")))
+    assert skipped == 0 and len(wins) == n_genes and all(len(r) == 384 for r in wins)
+    assert all(r.position(320) == p for r, p in zip(wins, tss(read_gtf(world_dir / "genes.gtf"))["pos"]))
+    short = {c: (n if c != wins[0].chrom else wins[0].end - 1) for c, n in contigs.items()}
+    wins2, skipped2 = tss_windows(models["tiny_conv"], "expression", world_dir / "genes.gtf", short)
+    assert skipped2 >= 1 and len(wins2) + skipped2 == n_genes
     res = CliRunner().invoke(app, ["motifs", str(d), "--task", "expression", "--out", str(tmp_path / "mo2")])
     assert res.exit_code == 2 and "--regions" in res.output
     (tmp_path / "pats.txt").write_text("TATAAAAG\nCGGTACTCCGGG\n")

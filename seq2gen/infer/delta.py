@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from seq2gen.errors import InputError
+from seq2gen.infer.objective import natural_space
 
 DELTA_TASKS = ("expression", "chromatin", "tf_binding")
 _COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
@@ -87,8 +88,7 @@ def delta_scores(m, variants: pd.DataFrame, fasta, task: str, tissues: list[str]
     w = t.window
     genes = _tss_table(genes) if w.centre == "tss" else None
     anchors = gene_anchors(variants, genes, w.length, w.before) if genes is not None else [None] * len(variants)
-    q = m.quantizers.get(task)
-    log_space = q is not None and q.method == "log1p-quantile"
+    log_space = natural_space(m, task) == "log1p"
     tis_list = tissues if t.tissue_conditioned else [None]
     records, owner = [], []
     for i, (c, s, r, a) in enumerate(zip(variants["chrom"], variants["start"].to_numpy(np.int64),

@@ -122,6 +122,8 @@ def motifs_cmd(
 ) -> None:
     """TF-MoDISco motifs of the model's attributions over many windows → motifs.json (+ logos); its patterns feed
     ``seq2gen design --patterns``."""
+    import pandas as pd
+
     from seq2gen.genome import Fasta, read_bed
     from seq2gen.infer.regions import Region
     from seq2gen.interpret import plots
@@ -134,11 +136,17 @@ def motifs_cmd(
         m = _load(model, device, dtype, batch_size, fasta)
         if regions is not None:
             bed = read_bed(regions, Fasta(fasta).contigs).head(max_windows)
-            strands = bed["strand"] if "strand" in bed else ["+"] * len(bed)
+            strands = bed["strand"].astype(str) if "strand" in bed else pd.Series(["."] * len(bed))
             seqs = [Region(c, int(a), int(b), s if s in ("+", "-") else "+")
                     for c, a, b, s in zip(bed["chrom"], bed["start"], bed["end"], strands)]
+            if (~strands.isin(["+", "-"])).any():
+                console.print(f"{int((~strands.isin(['+', '-'])).sum())} of {len(bed)} regions have no strand "
+                              f"(column 6 missing or '.'): read on the + strand")
         elif genes is not None:
-            seqs = tss_windows(m, task, genes, Fasta(fasta).contigs)[:max_windows]
+            seqs, skipped = tss_windows(m, task, genes, Fasta(fasta).contigs)
+            if skipped:
+                console.print(f"{skipped} gene(s) skipped: their {task} window at the TSS would leave the contig")
+            seqs = seqs[:max_windows]
         else:
             seqs = list(Fasta(sequences).sequences())[:max_windows]
         pats = find_motifs(m, task, seqs, tissue, chrom, pos, batch_size)
@@ -158,19 +166,25 @@ def motifs_cmd(
     console.print(f"{len(pats)} patterns from {len(seqs)} windows → {out / 'motifs.json'}")
 
 
-def tss_windows(m, task: str, gtf: Path, contigs: dict) -> list:
-    """The task's window at every gene's TSS of ``gtf`` (gene orientation, ``before`` bases upstream), in file
-    order; windows that would leave their contig are skipped."""
+def tss_windows(m, task: str, gtf: Path, contigs: dict) -> tuple[list, int]:
+    """``(regions, skipped)``: the task's window at every gene's TSS of ``gtf`` (gene orientation, ``before``
+    bases upstream; ``Region.resized`` of the TSS base), in file order, and how many genes were skipped because
+    their window would leave the contig."""
     from seq2gen.genome import read_gtf, tss
     from seq2gen.infer.regions import Region
     w = m.registry.get(task).window
-    out = []
+    out, skipped = [], 0
     t = tss(read_gtf(gtf))
     for c, p, s in zip(t["chrom"], t["pos"].to_numpy(int), t["strand"]):
-        a = int(p) - w.before if s == "+" else int(p) + w.before - w.length + 1
-        if a >= 0 and a + w.length <= contigs.get(c, -1):
-            out.append(Region(c, a, a + w.length, s))
-    return out
+        try:
+            r = Region(c, int(p), int(p) + 1, s).resized(w.length, w.before, 0)
+        except InputError:                      # the window would start before the contig
+            r = None
+        if r is None or r.end > contigs.get(c, -1):
+            skipped += 1
+        else:
+            out.append(r)
+    return out, skipped
 
 
 def write_design(out: Path, res, m, task: str, tissue: str, against, truth) -> dict:

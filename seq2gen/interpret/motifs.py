@@ -143,7 +143,10 @@ def load_patterns(path, width: int = 16) -> list[str]:
         raise InputError("patterns file not found", path=path)
     text = path.read_text()
     if path.suffix == ".json":
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from exc
         pats = data.get("patterns", data) if isinstance(data, dict) else data
         if not isinstance(pats, list) or not all(isinstance(p, dict) and "cwm" in p for p in pats):
             raise InputError("expected a 'patterns' list with 'ppm' and 'cwm' per pattern (scripts/explain_study.py "
