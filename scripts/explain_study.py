@@ -34,9 +34,10 @@ def _test_tss(run: Path, n: int, seed: int = 0):
 def stage_explain(m, run: Path, out: Path) -> dict:
     from seq2gen.interpret.report import explain
     t = _test_tss(run, 1, seed=3).iloc[0]
-    s, strand = int(t["pos"]), t["strand"]
-    start = s - 320 if strand == "+" else s + 320 - 384 + 1
-    reg = f"{t['chrom']}:{start + 1}-{start + 384}:{strand}"
+    from seq2gen.infer.regions import Region
+    w = m.registry.get("expression").window
+    r = Region(t["chrom"], int(t["pos"]), int(t["pos"]) + 1, t["strand"]).resized(w.length, w.before, 0)
+    reg = f"{r.chrom}:{r.start + 1}-{r.end}:{r.strand}"
     a = explain(m, out / "promoter", seq=reg, task="expression", tissue="liver", gtf=run / "world" / "genes.gtf")
     peaks = [x.split("\t") for x in (run / "world" / "peaks.bed").read_text().splitlines()]
     pk = next(p for p in peaks if p[0] == t["chrom"] and p[6] == "liver" and int(p[4]) > 800)
@@ -91,17 +92,18 @@ def stage_motifs(m, run: Path, out: Path, n_windows: int = 400, n_ism: int = 10)
     from seq2gen.interpret.world_truth import WorldTruth
     truth = WorldTruth(run / "world")
     fasta = Fasta(run / "world" / "genome.fa")
-    t = _test_tss(run, 0)
-    wins = []
-    for c, p, s in zip(t["chrom"], t["pos"].to_numpy(int), t["strand"]):
-        start = p - 320 if s == "+" else p + 320 - 384 + 1
-        wins.append(fasta.fetch(c, start, start + 384, s))
-    wins = [x for x in wins if "N" not in x][:n_windows]
+    from seq2gen.interpret.cli import tss_windows
+    test = set(json.loads((run / "world" / "world.json").read_text())["splits"]["test"])
+    regions, off_contig = tss_windows(m, "expression", run / "world" / "genes.gtf", fasta.contigs)
+    seqs = [fasta.fetch(r.chrom, r.start, r.end, r.strand) for r in regions if r.chrom in test]
+    wins = [x for x in seqs if "N" not in x]
+    n_with_n, wins = len(seqs) - len(wins), wins[:n_windows]
     prompts, oh, grad = attribution_arrays(m, "expression", wins, "liver", "chr6", 0, batch_size=64)
     hyp = hypothetical(grad)
     obj = objective(m, "expression", prompts[0].ids, space="log1p")
     func = truth.functional_bases(wins, 320)
-    res = {"n_windows": len(wins), "functional_fraction": float(func.mean()),
+    res = {"n_windows": len(wins), "windows_with_n_dropped": n_with_n, "genes_off_contig": off_contig,
+           "functional_fraction": float(func.mean()),
            "auroc_input_x_gradient": recovery_auroc(hyp * oh, func),
            "auroc_saliency": recovery_auroc(np.abs(grad) * oh, func)}
     ism_imp = [np.nanmean(np.abs(ism(m, q, obj).delta), axis=1) for q in prompts[:n_ism]]
