@@ -198,25 +198,35 @@ def _predictions(export: Path, ds: dict, cfg: dict, console) -> None:
             console.print(f"  {_shorten(prompt)}\n    → {pred.answer[:90]}  |  {answer[:90]}")
 
 
+#: preset name → the committed results.json whose headline step 8 prints (configs/quickstart.yaml says the same)
+COMMITTED_TRANSFER = {"cpu": "docs/results/transfer_cpu/results.json",
+                      "companion": "docs/results/transfer_companion/results.json"}
+
+
 def _transfer_headline(cfg: dict, console) -> str | None:
-    """The headline of the committed transfer report (joint vs single per task): a transfer run takes ~90 min of
-    one core, several times the quickstart, so the quickstart shows the measured answer and the command that
-    reproduces it rather than a protocol too small to mean anything."""
+    """The headlines of the committed transfer reports (joint vs single per task): a transfer run takes ~1 h of
+    two cores, several times the quickstart, so the quickstart shows the measured answers and the commands that
+    reproduce them rather than a protocol too small to mean anything. ``transfer.results``: one results.json
+    (the ``cpu`` preset's) or a mapping preset name → results.json."""
     from seq2gen.evaluate.report import headline
-    path = Path(cfg.get("transfer", {}).get("results") or "docs/results/transfer_cpu/results.json")
-    rerun = "seq2gen evaluate transfer --config cpu"
-    if not path.is_absolute():
-        if checkout_root() is None:            # docs/ ships with the source checkout, not with the wheel
-            console.print(f"[bold]8 transfer[/]: the committed report ({path}) is in the source checkout; "
-                          f"reproduce it: {rerun}")
-            return None
-        path = checkout_root() / path
-    if not path.is_file():
-        console.print(f"[bold]8 transfer[/]: no report at {path} ({rerun})")
-        return None
-    text = headline(json.loads(path.read_text()))
-    console.print(f"[bold]8 transfer[/] (committed report {path}; reproduce: {rerun})\n" + text)
-    return text
+    results = cfg.get("transfer", {}).get("results") or COMMITTED_TRANSFER
+    if not isinstance(results, dict):
+        results = {"cpu": results}
+    texts = []
+    for preset, path in results.items():
+        path, rerun = Path(path), f"seq2gen evaluate transfer --config {preset}"
+        if not path.is_absolute():
+            if checkout_root() is None:            # docs/ ships with the source checkout, not with the wheel
+                console.print(f"[bold]8 transfer[/]: the committed report ({path}) is in the source checkout; "
+                              f"reproduce it: {rerun}")
+                continue
+            path = checkout_root() / path
+        if not path.is_file():
+            console.print(f"[bold]8 transfer[/]: no report at {path} ({rerun})")
+            continue
+        texts.append(headline(json.loads(path.read_text())))
+        console.print(f"[bold]8 transfer[/] (committed report {path}; reproduce: {rerun})\n" + texts[-1])
+    return "\n".join(texts) or None
 
 
 def _shorten(prompt: str, keep: int = 24) -> str:

@@ -54,10 +54,12 @@ def test_every_stage_writes_its_outputs(run):
     from seq2gen.infer.variants import trained_pretrain
     zero_shot = trained_pretrain(Seq2Gen.from_pretrained(result["export"]))
     assert "effect_liver" in scores.columns and ("llr" in scores.columns) == zero_shot
-    # step 8: the committed transfer report's headline (joint vs single per task), or None without one
+    # step 8: the committed transfer reports' headlines (joint vs single per task), or None without them
     from seq2gen.quickstart import DEFAULT_CONFIG
     committed = DEFAULT_CONFIG.parents[1] / "docs/results/transfer_cpu/results.json"
     assert (result["transfer"] or "").startswith("joint vs single") == committed.is_file()
+    companion = DEFAULT_CONFIG.parents[1] / "docs/results/transfer_companion/results.json"
+    assert ("tf_tissues" in (result["transfer"] or "")) == companion.is_file()
 
 
 def test_model_loads_for_inference(run):

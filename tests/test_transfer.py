@@ -154,7 +154,36 @@ def test_summary_verdicts_and_report_files(tmp_path):
     assert R.summarize(again)["joint_vs_single"][0]["verdict"] == "positive"
 
 
+def test_committed_companion_report_rebuilds(tmp_path):
+    """docs/results/transfer_companion/ rebuilds from its results.json: only the figures it has data for (no
+    fine-tune arms → no learning curves; no value-token task → no calibration), and its verdicts."""
+    from seq2gen.resources import checkout_root
+    root = checkout_root()
+    path = root / "docs/results/transfer_companion/results.json" if root else None
+    if path is None or not path.is_file():
+        pytest.skip("the committed reports ship with the source checkout")
+    results = json.loads(path.read_text())
+    R.write_report(results, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md", "results.json", "scarcity.png",
+                                                          "transfer_matrix.png"]
+    text = (tmp_path / "report.md").read_text()
+    assert "learning_curves.png" not in text and "calibration.png" not in text and "leave-one-out:" not in text
+    rows = {r["task"]: r for r in results["summary"]["joint_vs_single"]}
+    assert rows["tf_binding"]["verdict"] == "positive" and rows["tf_binding"]["rows"]["ci"][0] > 0
+    assert text == (path.parent / "report.md").read_text()      # the committed report is what the code writes
+
+
 # ---------------------------------------------------------------------------------------------- config
+def test_every_preset_loads():
+    from seq2gen.resources import config_dir
+    names = sorted(p.stem for p in config_dir("transfer").glob("*.yaml") if not p.stem.startswith("gue"))
+    assert {"tiny", "cpu", "companion", "gpu"} <= set(names)
+    for name in names:
+        T.load_transfer_config(name)
+    with pytest.raises(InputError, match="global_batch_size=32 != micro_batch_size"):    # before any world is built
+        T.load_transfer_config("companion", {"train": {"micro_batch_size": 8, "global_batch_size": 32}})
+
+
 def test_config_checks():
     cfg = T.load_transfer_config("tiny")
     assert cfg.loto == ["expression"] and cfg.pretrain_steps == 1

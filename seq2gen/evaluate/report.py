@@ -328,12 +328,14 @@ def markdown(results: dict) -> str:
     cfg, s = results["config"], results["summary"]
     B = next((c["examples_per_step"] for c in results["cells"]), "?")
     S, n = cfg["steps_per_task"], len(cfg["tasks"])
+    shown = figures_of(results)
     out = ["# Transfer report: does joint training transfer across tasks?", "",
            f"Tasks: {', '.join(cfg['tasks'])}. Seeds: {cfg['seeds']}. Model: `{cfg['train'].get('model', 'tiny')}`. "
            f"Budget: **{S} steps × {B} examples per task** for every arm (single-task: {S} steps; joint: "
-           f"{S * n} steps of a uniform mixture; leave-one-out: {S * (n - 1)} steps). Protocol time: "
-           f"{results['seconds'] / 60:.1f} min ({results['computed_cells']} of {len(results['cells'])} cells "
-           "computed in this run).", "",
+           f"{S * n} steps of a uniform mixture" + (f"; leave-one-out: {S * (n - 1)} steps" if cfg.get("loto_tasks")
+                                                      else "") + "). Compute: "
+           f"{cell_minutes(results):.0f} min of training and scoring over the {len(results['cells'])} cells (this "
+           f"run computed {results['computed_cells']} of them in {results['seconds'] / 60:.1f} min).", "",
            "Numbers: the task's headline metric on the test split (chromosome held out), mean ± sd over seeds; "
            "Δ = paired difference (same seed = same initial weights); CI = 95 % t-interval of Δ. Verdicts say "
            "*positive* / *negative* only when that interval excludes 0" + (
@@ -346,25 +348,27 @@ def markdown(results: dict) -> str:
                   [[r["task"], r["metric"], fmt(r["base"]), fmt(r["other"]), fmt(r["delta"], True), _ci(r["ci"]),
                     _ci((r.get("rows") or {}).get("ci")), say("joint_vs_single", r)] for r in s["joint_vs_single"]])
     if s.get("scarcity"):
+        has_seq = "seq" in (cfg.get("scarcity") or {}).get("arms", ("seq",))
         out += ["", "## Data scarcity: the target task with a fraction of its train rows", "",
                 "The target task trains on a seeded fraction of its train rows (the same rows for every arm and seed), "
                 "the other tasks on all of theirs; every arm still sees the same number of examples of the target "
                 f"({S} steps × {B}, repeating the few rows). *single*: the target alone; *joint*: all tasks, uniform "
-                f"mixture ({S * n} steps); *seq*: the model trained on the other tasks (`loto`), then {S} steps on "
-                "the target's rows. Row CI: paired bootstrap over the test rows (same resample for both arms); a "
+                f"mixture ({S * n} steps)" + (f"; *seq*: the model trained on the other tasks (`loto`), then {S} "
+                                             "steps on the target's rows" if has_seq else "") + ". Row CI: paired bootstrap over the test rows (same resample for both arms); a "
                 "verdict needs the seed and the row interval to exclude 0.", ""]
         rows = []
         for r in s["scarcity"]:
             cells = [r["task"], r["metric"], f"{r['fraction']:g}" + (f" ({r['train_rows']})" if r["train_rows"]
                                                                      else ""),
-                     fmt(r["single"]), fmt(r["joint"]), fmt(r["seq"])]
-            for k in ("joint", "seq"):
+                     fmt(r["single"]), fmt(r["joint"])] + ([fmt(r["seq"])] if has_seq else [])
+            for k in ("joint", "seq") if has_seq else ("joint",):
                 c = r.get(f"{k}_vs_single")
                 cells += [f"{fmt(c['delta'], True)} {_ci(c['ci'])} {_ci((c.get('rows') or {}).get('ci'))}",
                           say("joint_vs_single", c)] if c else ["–", ""]
             rows.append(cells)
-        out += _table(["task", "metric", "fraction (rows)", "single", "joint", "seq",
-                       "Δ joint − single [seeds] [rows]", "verdict", "Δ seq − single [seeds] [rows]", "verdict"], rows)
+        out += _table(["task", "metric", "fraction (rows)", "single", "joint"] + (["seq"] if has_seq else [])
+                      + ["Δ joint − single [seeds] [rows]", "verdict"]
+                      + (["Δ seq − single [seeds] [rows]", "verdict"] if has_seq else []), rows)
     pr = s.get("pairs") or {}
     if pr.get("rows"):
         f = pr["rows"][0]["fraction"]
@@ -450,16 +454,17 @@ def markdown(results: dict) -> str:
             "metric (mean over seeds; blank = the row never trained that task). Right: difference to the column "
             "task's single-task model — the row's transfer into that task; down a column, *all* minus *all but T* "
             "is task T's own contribution to it.", "",
-            f"![learning curves]({FIGURES['curves']})", "",
-            "Learning curves on each left-out task: fine-tuned from the leave-one-out model vs from scratch, by "
-            "fine-tune steps (mean ± sd over seeds); dashed: the joint model.", "",
+            *([f"![learning curves]({FIGURES['curves']})", "",
+               "Learning curves on each left-out task: fine-tuned from the leave-one-out model vs from scratch, by "
+               "fine-tune steps (mean ± sd over seeds); dashed: the joint model.", ""] if "curves" in shown else []),
             *([f"![data scarcity]({FIGURES['scarcity']})", "",
                "Data scarcity: the target task's headline metric by the fraction of its train rows it trained on "
                "(log scale; mean ± sd over seeds), alone, jointly, and fine-tuned from the other tasks.", ""]
-              if s.get("scarcity") else []),
-            f"![calibration]({FIGURES['calibration']})", "",
-            "Calibration of value tokens: the expected value decoded from the value-token distribution vs the true "
-            "value, in 10 quantile bins of the prediction (one line per seed); on the diagonal = calibrated.", "",
+              if "scarcity" in shown else []),
+            *([f"![calibration]({FIGURES['calibration']})", "",
+               "Calibration of value tokens: the expected value decoded from the value-token distribution vs the "
+               "true value, in 10 quantile bins of the prediction (one line per seed); on the diagonal = "
+               "calibrated.", ""] if "calibration" in shown else []),
             "All numbers: `results.json` (cells + this summary). Protocol and budget rule: docs/transfer.md."]
     return "\n".join(out) + "\n"
 
@@ -480,12 +485,14 @@ def plot_matrix(summary: dict, path: Path) -> None:
     dl = np.array([[np.nan if x is None else x for x in r] for r in mx["delta"]], dtype=float)
     above = val - np.array([CHANCE.get(m) or 0.0 for m in mx["metrics"]])[None, :]
     fig, axes = plt.subplots(1, 2, figsize=(4 + 2.6 * len(cols), 1.2 + 0.5 * len(mx["rows"])), squeeze=False)
-    lim = np.nanmax(np.abs(dl)) if np.isfinite(dl).any() else 1.0
+    lim = (np.nanmax(np.abs(dl)) or 1.0) if np.isfinite(dl).any() else 1.0
+    lo = min(0.0, np.nanmin(above)) if np.isfinite(above).any() else 0.0     # below chance everywhere: a tiny run
+    hi = np.nanmax(above) if np.isfinite(above).any() else 1.0
     for ax, data, shown, title, cmap, (lo, hi) in (
             (axes[0, 0], above, val, "headline metric (colour: above chance)", "viridis",
-             (0, np.nanmax(above) if np.isfinite(above).any() else 1)),
+             (lo, hi if hi > lo else lo + 1.0)),
             (axes[0, 1], dl, dl, "Δ vs the column task's single-task model", "RdBu", (-lim, lim))):
-        im = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=lo, vmax=hi or 1, aspect="auto")
+        im = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=lo, vmax=hi, aspect="auto")
         ax.set_facecolor("0.9")
         ax.set_xticks(range(len(cols)), cols, fontsize=8)
         ax.set_yticks(range(len(mx["rows"])), mx["rows"], fontsize=8)
@@ -579,16 +586,29 @@ def plot_calibration(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def cell_minutes(results: dict) -> float:
+    """Minutes the cells took to train and score (the sum over cells, whichever run computed them)."""
+    return sum(sum((c.get("seconds") or {}).values()) for c in results["cells"]) / 60
+
+
+def figures_of(results: dict) -> set[str]:
+    """The figures a run has data for: learning curves need fine-tune arms, calibration a value-token task."""
+    s = results.get("summary") or summarize(results)
+    return {"matrix"} | ({"curves"} if s["finetune"] else set()) | ({"scarcity"} if s.get("scarcity") else set()) \
+        | ({"calibration"} if any(c.get("calibration") for c in results["cells"]) else set())
+
+
 def write_report(results: dict, out_dir) -> Path:
     """``report.md``, the three PNGs and ``results.json`` (with ``summary`` added) under ``out_dir``."""
     from seq2gen.utils.io import atomic_path, atomic_write
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results["summary"] = summarize(results)
-    plots = [("matrix", lambda p: plot_matrix(results["summary"], p)), ("curves", lambda p: plot_curves(results, p)),
-             ("calibration", lambda p: plot_calibration(results, p))]
-    if results["summary"]["scarcity"]:
-        plots.append(("scarcity", lambda p: plot_scarcity(results["summary"], p)))
+    shown = figures_of(results)
+    plots = [(name, fn) for name, fn in (("matrix", lambda p: plot_matrix(results["summary"], p)),
+                                          ("curves", lambda p: plot_curves(results, p)),
+                                          ("scarcity", lambda p: plot_scarcity(results["summary"], p)),
+                                          ("calibration", lambda p: plot_calibration(results, p))) if name in shown]
     for name, fn in plots:
         with atomic_path(out / FIGURES[name]) as tmp:
             fn(tmp)

@@ -125,7 +125,12 @@ def check_config(cfg: TransferConfig, where=None) -> None:
             bad(f"train.{key} is set by the protocol per cell", "remove it (schedule is constant: a run scored at "
                 "step k must equal a k-step run)" if key == "schedule" else "remove it")
     from seq2gen.train import load_train_config
-    load_train_config({**cfg.train_dict(), "max_steps": cfg.steps_per_task})   # unknown / invalid keys fail now
+    from seq2gen.train.config import batch_geometry
+    tc = load_train_config({**cfg.train_dict(), "max_steps": cfg.steps_per_task})   # unknown / invalid keys fail now
+    try:
+        batch_geometry(tc, 1)                                # the batch sizes multiply up (before the world is built)
+    except InputError as e:
+        bad(f"train: {e}")
     if cfg.pretrain_steps and not cfg.pretrain.get("task"):
         bad("pretrain.steps > 0 needs pretrain.task (a pretrain-family template, e.g. span_corruption)")
     sc = cfg.scarcity
