@@ -354,8 +354,9 @@ def markdown(results: dict) -> str:
                 "the other tasks on all of theirs; every arm still sees the same number of examples of the target "
                 f"({S} steps × {B}, repeating the few rows). *single*: the target alone; *joint*: all tasks, uniform "
                 f"mixture ({S * n} steps)" + (f"; *seq*: the model trained on the other tasks (`loto`), then {S} "
-                                             "steps on the target's rows" if has_seq else "") + ". Row CI: paired bootstrap over the test rows (same resample for both arms); a "
-                "verdict needs the seed and the row interval to exclude 0.", ""]
+                                             "steps on the target's rows" if has_seq else "")
+                + ". Row CI: paired bootstrap over the test rows (same resample for both arms); a verdict needs the "
+                "seed and the row interval to exclude 0.", ""]
         rows = []
         for r in s["scarcity"]:
             cells = [r["task"], r["metric"], f"{r['fraction']:g}" + (f" ({r['train_rows']})" if r["train_rows"]
@@ -486,11 +487,11 @@ def plot_matrix(summary: dict, path: Path) -> None:
     above = val - np.array([CHANCE.get(m) or 0.0 for m in mx["metrics"]])[None, :]
     fig, axes = plt.subplots(1, 2, figsize=(4 + 2.6 * len(cols), 1.2 + 0.5 * len(mx["rows"])), squeeze=False)
     lim = (np.nanmax(np.abs(dl)) or 1.0) if np.isfinite(dl).any() else 1.0
-    lo = min(0.0, np.nanmin(above)) if np.isfinite(above).any() else 0.0     # below chance everywhere: a tiny run
-    hi = np.nanmax(above) if np.isfinite(above).any() else 1.0
+    a_lo = min(0.0, np.nanmin(above)) if np.isfinite(above).any() else 0.0   # below chance everywhere: a tiny run
+    a_hi = np.nanmax(above) if np.isfinite(above).any() else 1.0
     for ax, data, shown, title, cmap, (lo, hi) in (
             (axes[0, 0], above, val, "headline metric (colour: above chance)", "viridis",
-             (lo, hi if hi > lo else lo + 1.0)),
+             (a_lo, a_hi if a_hi > a_lo else a_lo + 1.0)),
             (axes[0, 1], dl, dl, "Δ vs the column task's single-task model", "RdBu", (-lim, lim))):
         im = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=lo, vmax=hi, aspect="auto")
         ax.set_facecolor("0.9")
@@ -599,7 +600,8 @@ def figures_of(results: dict) -> set[str]:
 
 
 def write_report(results: dict, out_dir) -> Path:
-    """``report.md``, the three PNGs and ``results.json`` (with ``summary`` added) under ``out_dir``."""
+    """``report.md``, the PNGs it has data for (``figures_of``) and ``results.json`` (with ``summary`` added)
+    under ``out_dir``."""
     from seq2gen.utils.io import atomic_path, atomic_write
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
