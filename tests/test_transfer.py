@@ -163,6 +163,7 @@ def test_committed_companion_report_rebuilds(tmp_path):
     if path is None or not path.is_file():
         pytest.skip("the committed reports ship with the source checkout")
     results = json.loads(path.read_text())
+    (tmp_path / R.FIGURES["curves"]).write_bytes(b"stale")       # an earlier report's figure in the same folder
     R.write_report(results, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md", "results.json", "scarcity.png",
                                                           "transfer_matrix.png"]

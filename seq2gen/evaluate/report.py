@@ -614,6 +614,8 @@ def write_report(results: dict, out_dir) -> Path:
     for name, fn in plots:
         with atomic_path(out / FIGURES[name]) as tmp:
             fn(tmp)
+    for name in set(FIGURES) - shown:              # an earlier report's figure would sit beside one without it
+        (out / FIGURES[name]).unlink(missing_ok=True)
     with atomic_write(out / "results.json") as f:
         json.dump(_jsonable(results), f, indent=1)
     with atomic_write(out / "report.md") as f:
