@@ -193,7 +193,7 @@ _STUDY_OPTIONS = dict(
 
 def transfer_cmd(
     config: Path = typer.Option(..., help="Transfer preset (configs/transfer/*.yaml) or its name: tiny, cpu, "
-                                "companion, gpu."),
+                                "companion, tf_pairs, gpu."),
     out: Optional[Path] = _STUDY_OPTIONS["out"], no_resume: bool = _STUDY_OPTIONS["no_resume"],
     report_only: bool = _STUDY_OPTIONS["report_only"], quiet: bool = _STUDY_OPTIONS["quiet"],
 ) -> None:

@@ -198,18 +198,14 @@ def _predictions(export: Path, ds: dict, cfg: dict, console) -> None:
             console.print(f"  {_shorten(prompt)}\n    → {pred.answer[:90]}  |  {answer[:90]}")
 
 
-#: preset name → the committed results.json whose headline step 8 prints (configs/quickstart.yaml says the same)
-COMMITTED_TRANSFER = {"cpu": "docs/results/transfer_cpu/results.json",
-                      "companion": "docs/results/transfer_companion/results.json"}
-
-
 def _transfer_headline(cfg: dict, console) -> str | None:
     """The headlines of the committed transfer reports (joint vs single per task): a transfer run takes ~1 h of
     two cores, several times the quickstart, so the quickstart shows the measured answers and the commands that
     reproduce them rather than a protocol too small to mean anything. ``transfer.results``: one results.json
     (the ``cpu`` preset's) or a mapping preset name → results.json."""
     from seq2gen.evaluate.report import headline
-    results = cfg.get("transfer", {}).get("results") or COMMITTED_TRANSFER
+    results = (cfg.get("transfer") or {}).get("results") or \
+        yaml.safe_load(DEFAULT_CONFIG.read_text())["transfer"]["results"]     # a config without its own list
     if not isinstance(results, dict):
         results = {"cpu": results}
     texts = []

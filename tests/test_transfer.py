@@ -3,6 +3,7 @@ the whole protocol end to end at `tiny` size with resume (seq2gen.evaluate.trans
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -147,6 +148,7 @@ def test_summary_verdicts_and_report_files(tmp_path):
     md = (tmp_path / "report.md").read_text()
     for section in SECTIONS:
         assert section in md
+    assert "- **a + b** at 0.1 of a's rows" in md and "transfer in a + b; the matrix cannot be ranked" in md
     for png in R.FIGURES.values():
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
     again = json.loads((tmp_path / "results.json").read_text())
@@ -211,6 +213,18 @@ def test_config_checks():
     assert cells["loto:expression"].tasks == ("promoter",) and cells["single:expression"].curve == (1, 2)
     assert cells["seq:expression@0.25"].init_arm == "loto:expression" and cells["joint:expression@0.25"].steps == 4
     assert cells["pair:expression@0.25+promoter"].tasks == ("expression", "promoter")
+    pairs_only = T.load_transfer_config("tiny", {"full_arms": [], "loto_tasks": [], "zero_shot": {},
+                                                 "pretrain": {"steps": 0},
+                                                 "scarcity": {"tasks": ["expression"], "fractions": [0.25],
+                                                              "arms": ["single", "pair"]}})
+    assert [c.arm for c in T.plan(pairs_only) if c.seed == 0] == ["single:expression@0.25",
+                                                                  "pair:expression@0.25+promoter"]
+    with pytest.raises(InputError, match="loto_tasks .* need the full-data 'single' arm"):
+        T.load_transfer_config("tiny", {"full_arms": ["joint"]})
+    with pytest.raises(InputError, match="zero_shot and pretrain need the full-data 'joint' arm"):
+        T.load_transfer_config("tiny", {"full_arms": ["single"]})
+    with pytest.raises(InputError, match="full_arms must be among"):
+        T.load_transfer_config("tiny", {"full_arms": ["seq"]})
     assert R.expected_share("expression", "chromatin") == pytest.approx(2 / 3)
     assert R.expected_share("promoter", "expression") == 1.0 and R.expected_share("annotate", "promoter") == 0.0
 
@@ -259,6 +273,33 @@ def test_protocol_end_to_end_and_resume(world_dir, tmp_path):
     assert third["computed_cells"] == 1
     assert json.loads((out / "cells" / "finetune-expression__s1.json").read_text())["curve"] == next(
         c for c in saved["cells"] if c["arm"] == "finetune:expression" and c["seed"] == 1)["curve"]
+
+
+def test_scarcity_arms_only_and_cells_shared_across_task_lists(world_dir, tmp_path):
+    """``full_arms: []`` runs only the scarcity arms and reports them (pairs figure, no empty joint-vs-single
+    table or matrix); a cell's key and numbers do not depend on the config's other tasks, so a preset with a
+    longer task list reuses another's cells (configs/transfer/tf_pairs.yaml reuses the companion's)."""
+    over = {"world": {"dir": str(world_dir)}, "full_arms": [], "loto_tasks": [], "zero_shot": {},
+            "pretrain": {"steps": 0}, "scarcity": {"tasks": ["expression"], "fractions": [0.25],
+                                                   "arms": ["single", "pair"]}}
+    small = T.load_transfer_config("tiny", over)
+    big = T.load_transfer_config("tiny", {**over, "tasks": ["expression", "tf_binding", "promoter"]})
+    res = T.run_transfer(small, out_dir=tmp_path / "small", progress=False)
+    assert sorted(c["arm"] for c in res["cells"]) == ["pair:expression@0.25+promoter"] * 2 + \
+        ["single:expression@0.25"] * 2
+    out = tmp_path / "small"
+    assert sorted(p.name for p in out.glob("*.png")) == [R.FIGURES["pairs"]]
+    md = (out / "report.md").read_text()
+    assert "## Joint vs single-task" not in md and "### Pairwise transfer at 0.25" in md and "pairs: 4 steps" in md
+    assert "| expression | spearman | 1 " not in md                # no full-data row in the scarcity table
+
+    (tmp_path / "big").mkdir()
+    shutil.copytree(out / "cells", tmp_path / "big" / "cells")
+    both = T.run_transfer(big, out_dir=tmp_path / "big", progress=False)
+    assert both["computed_cells"] == 2                             # only pair:expression@0.25+tf_binding, 2 seeds
+    again = T.run_transfer(big, out_dir=tmp_path / "fresh", progress=False)     # every cell computed here
+    scores = lambda r: {(c["arm"], c["seed"]): c["scores"] for c in r["cells"]}  # noqa: E731
+    assert scores(again) == scores(both)                           # the copied cells are what this config computes
 
 
 def test_init_from_loads_an_exports_weights(tokenizer, tmp_path):

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from seq2gen.evaluate.run import CHANCE, HEADLINE
+from seq2gen.evaluate.study import DEFAULT_SCARCE_ARMS, FULL_ARMS, parse_scarce, scarce_arm
 
 LEVEL = 0.95
 #: What each world task's answer is a function of, read off the world's generative model (docs/world.md: occupancy
@@ -31,7 +32,7 @@ SHARED_FACTORS = {
 }
 NEAR_CHANCE = 0.05        # both arms within this of chance: the budget is too small to tell
 FIGURES = {"matrix": "transfer_matrix.png", "curves": "learning_curves.png", "calibration": "calibration.png",
-           "scarcity": "scarcity.png"}
+           "scarcity": "scarcity.png", "pairs": "pairs.png"}
 
 
 # --------------------------------------------------------------------------------------------------- statistics
@@ -164,8 +165,9 @@ def summarize(results: dict) -> dict:
         m = metric_of(results, t)
         row, ch = {"task": t, "metric": m}, CHANCE.get(m)
         single, joint = values(results, f"single:{t}", score(t, m)), values(results, "joint", score(t, m))
-        out["joint_vs_single"].append({**row, **with_rows(compare(single, joint, ch), results, f"single:{t}", "joint",
-                                                          t, m)})
+        if single or joint:                   # a run of the scarcity arms only (full_arms: []) has neither
+            out["joint_vs_single"].append({**row, **with_rows(compare(single, joint, ch), results, f"single:{t}",
+                                                              "joint", t, m)})
         if "joint+pretrain" in arms:
             out["pretrain"].append({**row, **compare(joint, values(results, "joint+pretrain", score(t, m)), ch)})
         if f"finetune:{t}" in arms:
@@ -196,7 +198,6 @@ def pair_rows(results: dict) -> dict:
     (seed and row intervals) beside the expected share of factors, and their rank correlation over the pairs."""
     from scipy import stats
 
-    from seq2gen.evaluate.study import parse_scarce, scarce_arm
     arms = sorted({c["arm"] for c in results["cells"] if c["arm"].startswith("pair:")})
     rows = []
     for arm in arms:
@@ -218,14 +219,14 @@ def pair_rows(results: dict) -> dict:
 def scarcity_rows(results: dict) -> list[dict]:
     """Per scarcity target and fraction (1 = the full-data cells): single / joint / seq values, and joint − single,
     seq − single with seed and row intervals."""
-    from seq2gen.evaluate.study import scarce_arm
     cfg = results["config"]
     sc = cfg.get("scarcity") or {}
     full_seq = cfg["finetune_steps"][-1] == cfg["steps_per_task"]        # finetune:T then is seq:T at 100 %
     rows = []
     for t in sc.get("tasks", []):
         m = metric_of(results, t)
-        for f in sorted({float(x) for x in sc.get("fractions", [])} | {1.0}):
+        full = any(c["arm"] in (f"single:{t}", "joint") for c in results["cells"])
+        for f in sorted({float(x) for x in sc.get("fractions", [])} | ({1.0} if full else set())):
             arms = {"single": f"single:{t}", "joint": "joint", "seq": f"finetune:{t}" if full_seq else None} \
                 if f == 1.0 else {k: scarce_arm(k, t, f) for k in ("single", "joint", "seq")}
             vals = {k: values(results, a, score(t, m)) if a else {} for k, a in arms.items()}
@@ -331,9 +332,10 @@ def markdown(results: dict) -> str:
     shown = figures_of(results)
     out = ["# Transfer report: does joint training transfer across tasks?", "",
            f"Tasks: {', '.join(cfg['tasks'])}. Seeds: {cfg['seeds']}. Model: `{cfg['train'].get('model', 'tiny')}`. "
-           f"Budget: **{S} steps × {B} examples per task** for every arm (single-task: {S} steps; joint: "
-           f"{S * n} steps of a uniform mixture" + (f"; leave-one-out: {S * (n - 1)} steps" if cfg.get("loto_tasks")
-                                                      else "") + "). Compute: "
+           f"Budget: **{S} steps × {B} examples per task** for every arm (single-task: {S} steps; "
+           + (f"joint: {S * n} steps of a uniform mixture" if "joint" in cfg.get("full_arms", FULL_ARMS) else
+              f"pairs: {2 * S} steps, no full-data arms") + (f"; leave-one-out: {S * (n - 1)} steps"
+                                                             if cfg.get("loto_tasks") else "") + "). Compute: "
            f"{cell_minutes(results):.0f} min of training and scoring over the {len(results['cells'])} cells (this "
            f"run computed {results['computed_cells']} of them in {results['seconds'] / 60:.1f} min).", "",
            "Numbers: the task's headline metric on the test split (chromosome held out), mean ± sd over seeds; "
@@ -342,34 +344,34 @@ def markdown(results: dict) -> str:
                f"; where a row CI is shown (paired bootstrap over the test rows: {_boot(results)['n']:,} resamples, "
                f"seed {_boot(results)['seed']}), it must exclude 0 on the same side too." if _boot(results)["n"]
                else "."), ""]
-    out += ["## Joint vs single-task", ""]
-    out += _table(["task", "metric", "single", "joint", "Δ (joint − single)", "95 % CI (seeds)", "95 % CI (rows)",
+    out += ["## Joint vs single-task", ""] if s["joint_vs_single"] else []
+    out += [] if not s["joint_vs_single"] else _table(["task", "metric", "single", "joint", "Δ (joint − single)", "95 % CI (seeds)", "95 % CI (rows)",
                    "verdict"],
                   [[r["task"], r["metric"], fmt(r["base"]), fmt(r["other"]), fmt(r["delta"], True), _ci(r["ci"]),
                     _ci((r.get("rows") or {}).get("ci")), say("joint_vs_single", r)] for r in s["joint_vs_single"]])
     if s.get("scarcity"):
-        has_seq = "seq" in (cfg.get("scarcity") or {}).get("arms", ("seq",))
+        kinds = [k for k in ("joint", "seq") if k in (cfg.get("scarcity") or {}).get("arms", DEFAULT_SCARCE_ARMS)]
         out += ["", "## Data scarcity: the target task with a fraction of its train rows", "",
                 "The target task trains on a seeded fraction of its train rows (the same rows for every arm and seed), "
                 "the other tasks on all of theirs; every arm still sees the same number of examples of the target "
-                f"({S} steps × {B}, repeating the few rows). *single*: the target alone; *joint*: all tasks, uniform "
-                f"mixture ({S * n} steps)" + (f"; *seq*: the model trained on the other tasks (`loto`), then {S} "
-                                             "steps on the target's rows" if has_seq else "")
+                f"({S} steps × {B}, repeating the few rows). *single*: the target alone"
+                + (f"; *joint*: all tasks, uniform mixture ({S * n} steps)" if "joint" in kinds else "")
+                + (f"; *seq*: the model trained on the other tasks (`loto`), then {S} steps on the target's rows"
+                   if "seq" in kinds else "")
                 + ". Row CI: paired bootstrap over the test rows (same resample for both arms); a verdict needs the "
                 "seed and the row interval to exclude 0.", ""]
         rows = []
         for r in s["scarcity"]:
             cells = [r["task"], r["metric"], f"{r['fraction']:g}" + (f" ({r['train_rows']})" if r["train_rows"]
                                                                      else ""),
-                     fmt(r["single"]), fmt(r["joint"])] + ([fmt(r["seq"])] if has_seq else [])
-            for k in ("joint", "seq") if has_seq else ("joint",):
+                     fmt(r["single"])] + [fmt(r[k]) for k in kinds]
+            for k in kinds:
                 c = r.get(f"{k}_vs_single")
                 cells += [f"{fmt(c['delta'], True)} {_ci(c['ci'])} {_ci((c.get('rows') or {}).get('ci'))}",
                           say("joint_vs_single", c)] if c else ["–", ""]
             rows.append(cells)
-        out += _table(["task", "metric", "fraction (rows)", "single", "joint"] + (["seq"] if has_seq else [])
-                      + ["Δ joint − single [seeds] [rows]", "verdict"]
-                      + (["Δ seq − single [seeds] [rows]", "verdict"] if has_seq else []), rows)
+        out += _table(["task", "metric", "fraction (rows)", "single"] + kinds
+                      + [x for k in kinds for x in (f"Δ {k} − single [seeds] [rows]", "verdict")], rows)
     pr = s.get("pairs") or {}
     if pr.get("rows"):
         f = pr["rows"][0]["fraction"]
@@ -439,22 +441,38 @@ def markdown(results: dict) -> str:
                            f"{_ci(c['ci'])}, rows {_ci((c.get('rows') or {}).get('ci'))}) → "
                            f"{say('joint_vs_single', c)}.")
     pr = s.get("pairs") or {}
+    for r in pr.get("rows", []):
+        out.append(f"- **{r['task']} + {r['partner']}** at {r['fraction']:g} of {r['task']}'s rows (expected share "
+                   + ("–" if r["expected_share"] is None else f"{r['expected_share']:.2f}") + f"): pair "
+                   f"{fmt(r['other'])} vs single {fmt(r['base'])}, Δ {fmt(r['delta']['mean'], True)} (seeds "
+                   f"{_ci(r['ci'])}, rows {_ci((r.get('rows') or {}).get('ci'))}) → {say('joint_vs_single', r)}.")
     if pr.get("rows"):
         rho, gains = pr["spearman_expected_vs_measured"], [r for r in pr["rows"] if r["verdict"] == "positive"]
+        name = lambda r: f"{r['task']} + {r['partner']}"                                     # noqa: E731
+        missed = [r for r in pr["rows"] if r["verdict"] != "positive" and (r["expected_share"] or 0) >= 1]
+        if not gains:
+            read = ("no pair shows positive transfer, so the matrix does **not** show the known structure at this "
+                    "budget (the correlation only ranks the losses).")
+        else:
+            read = (f"transfer in {', '.join(map(name, gains))}; the matrix "
+                    + ("cannot be ranked against the expected share (unknown or constant over these pairs)"
+                       if not np.isfinite(rho) else "follows the known structure" if rho >= 0.5 and not missed
+                       else "does **not** follow the known structure")
+                    + (f" — {', '.join(map(name, missed))} share every factor of the target and do not transfer"
+                       if missed else "") + ".")
         out.append(f"- **Pairwise matrix vs the world's shared factors**: Spearman {fmt(rho)} over {pr['n_pairs']} "
-                   "pairs — " + (
-                       "no pair shows positive transfer, so the matrix does **not** show the known structure at this "
-                       "budget (the correlation only ranks the losses)." if not gains else
-                       f"{len(gains)} pair(s) transfer; the matrix " + ("follows" if np.isfinite(rho) and rho >= 0.5
-                                                                         else "does **not** follow")
-                       + " the known structure."))
+                   f"pairs — {read}")
     out += ["", "## Figures", "",
-            f"![transfer matrix]({FIGURES['matrix']})", "",
-            "Transfer matrix. Rows: what the model was trained on (*only T*: the single-task model; *all but T*: the "
-            "leave-one-out model before fine-tuning; *all*: joint). Columns: the task evaluated. Left: headline "
-            "metric (mean over seeds; blank = the row never trained that task). Right: difference to the column "
-            "task's single-task model — the row's transfer into that task; down a column, *all* minus *all but T* "
-            "is task T's own contribution to it.", "",
+            *([f"![transfer matrix]({FIGURES['matrix']})", "",
+               "Transfer matrix. Rows: what the model was trained on (*only T*: the single-task model; *all but T*: "
+               "the leave-one-out model before fine-tuning; *all*: joint). Columns: the task evaluated. Left: "
+               "headline metric (mean over seeds; blank = the row never trained that task). Right: difference to the "
+               "column task's single-task model — the row's transfer into that task; down a column, *all* minus "
+               "*all but T* is task T's own contribution to it.", ""] if "matrix" in shown else []),
+            *([f"![pairwise transfer]({FIGURES['pairs']})", "",
+               "Pairwise transfer at the scarce end: Δ (pair − single) of the target's headline metric per partner, "
+               "mean over seeds with the 95 % seed interval (thick) and row interval (thin); the partner's label "
+               "gives the expected share of the target's factors.", ""] if "pairs" in shown else []),
             *([f"![learning curves]({FIGURES['curves']})", "",
                "Learning curves on each left-out task: fine-tuned from the leave-one-out model vs from scratch, by "
                "fine-tune steps (mean ± sd over seeds); dashed: the joint model.", ""] if "curves" in shown else []),
@@ -557,6 +575,36 @@ def plot_scarcity(summary: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_pairs(summary: dict, path: Path) -> None:
+    """One panel per target: Δ (pair − single) per partner with the seed (thick) and row (thin) intervals."""
+    plt = _plt()
+    rows = summary["pairs"]["rows"]
+    targets = list(dict.fromkeys(r["task"] for r in rows))
+    fig, axes = plt.subplots(1, len(targets), figsize=(1.6 + 1.4 * max(sum(r["task"] == t for r in rows)
+                                                                       for t in targets) * len(targets), 3.4),
+                             squeeze=False)
+    for ax, t in zip(axes[0], targets):
+        mine = [r for r in rows if r["task"] == t]
+        for i, r in enumerate(mine):
+            d = r["delta"]["mean"]
+            colour = {"positive": "C2", "negative": "C3"}.get(r["verdict"], "0.5")
+            for ci, width in ((r["ci"], 6), ((r.get("rows") or {}).get("ci"), 1.5)):
+                if ci and all(x is not None and np.isfinite(x) for x in ci):
+                    ax.plot([i, i], ci, color=colour, lw=width, alpha=0.6, solid_capstyle="butt")
+            if np.isfinite(d):
+                ax.plot(i, d, "o", color=colour)
+        ax.axhline(0, color="0.3", lw=0.8)
+        ax.set_xticks(range(len(mine)), [f"+ {r['partner']}\n(share {r['expected_share']:.2f})"
+                                         if r["expected_share"] is not None else f"+ {r['partner']}" for r in mine],
+                      fontsize=8)
+        ax.set_xlim(-0.6, len(mine) - 0.4)
+        ax.set_ylabel(f"Δ {mine[0]['metric']} (pair − single)")
+        ax.set_title(f"{t} at {mine[0]['fraction']:g} of its rows", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, format="png")
+    plt.close(fig)
+
+
 def plot_calibration(results: dict, path: Path) -> None:
     plt = _plt()
     tasks = sorted({t for c in results["cells"] for t in c.get("calibration", {})})
@@ -593,10 +641,20 @@ def cell_minutes(results: dict) -> float:
 
 
 def figures_of(results: dict) -> set[str]:
-    """The figures a run has data for: learning curves need fine-tune arms, calibration a value-token task."""
+    """The figures a run has data for: learning curves need fine-tune arms, calibration a value-token task in the
+    full-data arms (what ``plot_calibration`` draws), the scarcity curve two fractions, the matrix a full-data arm."""
     s = results.get("summary") or summarize(results)
-    return {"matrix"} | ({"curves"} if s["finetune"] else set()) | ({"scarcity"} if s.get("scarcity") else set()) \
-        | ({"calibration"} if any(c.get("calibration") for c in results["cells"]) else set())
+    has_matrix = any(x is not None and np.isfinite(x) for r in s["matrix"]["value"] for x in r)
+    by_task: dict = {}                # a scarcity curve needs two fractions with a number
+    for r in s.get("scarcity", []):
+        if any(np.isfinite(r[k]["mean"]) for k in ("single", "joint", "seq")):
+            by_task[r["task"]] = by_task.get(r["task"], 0) + 1
+    return ({"matrix"} if has_matrix else set()) | ({"curves"} if s["finetune"] else set()) \
+        | ({"scarcity"} if any(n >= 2 for n in by_task.values()) else set()) \
+        | ({"pairs"} if (s.get("pairs") or {}).get("rows") else set()) \
+        | ({"calibration"} if any(c.get("calibration") and (c["arm"] == "joint" or c["arm"].startswith("single:")
+                                                             and "@" not in c["arm"]) for c in results["cells"])
+           else set())
 
 
 def write_report(results: dict, out_dir) -> Path:
@@ -610,6 +668,7 @@ def write_report(results: dict, out_dir) -> Path:
     plots = [(name, fn) for name, fn in (("matrix", lambda p: plot_matrix(results["summary"], p)),
                                           ("curves", lambda p: plot_curves(results, p)),
                                           ("scarcity", lambda p: plot_scarcity(results["summary"], p)),
+                                          ("pairs", lambda p: plot_pairs(results["summary"], p)),
                                           ("calibration", lambda p: plot_calibration(results, p))) if name in shown]
     for name, fn in plots:
         with atomic_path(out / FIGURES[name]) as tmp:

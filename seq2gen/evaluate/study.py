@@ -69,6 +69,12 @@ class Cell:
         return f"{self.arm.replace(':', '-')}__s{self.seed}"
 
 
+#: the transfer protocol's arm families and defaults (TransferConfig; the report reads results.json configs with them)
+SCARCE_ARMS = ("single", "joint", "seq", "pair")
+DEFAULT_SCARCE_ARMS = ("single", "joint", "seq")
+FULL_ARMS = ("single", "joint")
+
+
 def scarce_arm(kind: str, task: str, fraction: float) -> str:
     """The transfer protocol's scarcity arm names: ``single:T@0.02``, ``joint:T@0.02``, ``seq:T@0.02``."""
     return f"{kind}:{task}@{fraction:g}"

@@ -32,15 +32,15 @@ import numpy as np
 from seq2gen.errors import InputError
 from seq2gen.evaluate import metrics as M
 from seq2gen.evaluate.run import HEADLINE, evaluate_model, evaluate_task, sample_rows
-from seq2gen.evaluate.study import (TRAIN_DEFAULTS, Cell, cell_hash, check_study_keys, device, load_cell,
-                                   parse_scarce, read_study_config, resolved_preset, run_cells, scarce_arm)
+from seq2gen.evaluate.study import (DEFAULT_SCARCE_ARMS, FULL_ARMS, SCARCE_ARMS, TRAIN_DEFAULTS, Cell, cell_hash,
+                                   check_study_keys, device, load_cell, parse_scarce, read_study_config,
+                                   resolved_preset, run_cells, scarce_arm)
 
 log = logging.getLogger(__name__)
 #: train config keys the protocol sets per cell
 OWNED = ("out_dir", "max_steps", "rates", "seed", "pretrain_task", "pretrain_steps", "init_from", "schedule",
          "eval_every", "eval_examples", "save_every", "resume", "stop_at_step", "export_files", "tokenizer", "data")
 CALIBRATION_BINS = 10
-SCARCE_ARMS = ("single", "joint", "seq", "pair")
 
 
 @dataclass
@@ -57,6 +57,9 @@ class TransferConfig:
     pretrain: dict = field(default_factory=lambda: {"task": "span_corruption", "steps": 0})
     #: {tasks: [T…], fractions: [f…] (< 1; 1 = the single/joint cells), arms: [single, joint, seq, pair]}
     scarcity: dict = field(default_factory=dict)
+    #: the full-data arms: ``single:T`` of every task, ``joint``; [] runs the scarcity arms only (e.g. one row of
+    #: the pairwise matrix at a budget where the full protocol would not fit)
+    full_arms: list[str] = field(default_factory=lambda: list(FULL_ARMS))
     #: paired bootstrap over test rows (on top of the seed interval): replicates, seed; n 0 = off
     bootstrap: dict = field(default_factory=lambda: {"n": 1000, "seed": 0})
     train: dict = field(default_factory=dict)       # train config keys shared by every arm (configs/train)
@@ -76,7 +79,7 @@ class TransferConfig:
 
     @property
     def scarce_arms(self) -> list[str]:
-        return list(self.scarcity.get("arms", ("single", "joint", "seq")))
+        return list(self.scarcity.get("arms", DEFAULT_SCARCE_ARMS))
 
     @property
     def pretrain_steps(self) -> int:
@@ -120,6 +123,13 @@ def check_config(cfg: TransferConfig, where=None) -> None:
     for t in cfg.loto + list(cfg.zero_shot):
         if t not in cfg.tasks:
             bad(f"{t!r} (in loto_tasks or zero_shot) is not one of tasks {cfg.tasks}")
+    if set(cfg.full_arms) - set(FULL_ARMS):
+        bad(f"full_arms must be among {list(FULL_ARMS)}, got {cfg.full_arms}")
+    needs = {"single": ["loto_tasks (their scratch curve)"] * bool(cfg.loto) + ["zero_shot"] * bool(cfg.zero_shot),
+             "joint": ["zero_shot"] * bool(cfg.zero_shot) + ["pretrain"] * bool(cfg.pretrain_steps)}
+    for arm, users in needs.items():
+        if users and arm not in cfg.full_arms:
+            bad(f"{' and '.join(users)} need the full-data {arm!r} arm: add it to full_arms or remove them")
     for key in cfg.train:
         if key in OWNED:
             bad(f"train.{key} is set by the protocol per cell", "remove it (schedule is constant: a run scored at "
@@ -160,8 +170,10 @@ def plan(cfg: TransferConfig) -> list[Cell]:
     n, S, ft = len(cfg.tasks), cfg.steps_per_task, tuple(cfg.finetune_steps)
     cells = []
     for s in cfg.seeds:
-        cells += [Cell(f"single:{t}", s, (t,), S, curve=ft if t in cfg.loto else ()) for t in cfg.tasks]
-        cells.append(Cell("joint", s, tuple(cfg.tasks), S * n))
+        if "single" in cfg.full_arms:
+            cells += [Cell(f"single:{t}", s, (t,), S, curve=ft if t in cfg.loto else ()) for t in cfg.tasks]
+        if "joint" in cfg.full_arms:
+            cells.append(Cell("joint", s, tuple(cfg.tasks), S * n))
         if cfg.pretrain_steps:
             cells.append(Cell("joint+pretrain", s, tuple(cfg.tasks), S * n, pretrain_steps=cfg.pretrain_steps))
         for t in cfg.loto:
@@ -178,8 +190,10 @@ def plan(cfg: TransferConfig) -> list[Cell]:
 
 
 def cell_key(cfg: TransferConfig, cell: Cell) -> str:
-    """Hash of everything a cell's numbers depend on (seeds and loto_tasks only through the cell itself)."""
-    shared = {k: getattr(cfg, k) for k in ("world", "data", "templates", "tasks", "zero_shot", "eval")}
+    """Hash of everything a cell's numbers depend on (seeds, loto_tasks and the tasks it trains on only through the
+    cell itself). Not the config's task list: a task's rows are seeded by its name (``data.build.task_seed``), so
+    ``pair:T@f+B`` computes the same in any config that lists T and B — one preset can reuse another's cells."""
+    shared = {k: getattr(cfg, k) for k in ("world", "data", "templates", "zero_shot", "eval")}
     if cfg.bootstrap.get("n"):
         shared["rows"] = True                 # the cell keeps its per-row test predictions
     shared["train"] = cfg.train_dict()
