@@ -156,24 +156,41 @@ def test_summary_verdicts_and_report_files(tmp_path):
     assert R.summarize(again)["joint_vs_single"][0]["verdict"] == "positive"
 
 
-def test_committed_companion_report_rebuilds(tmp_path):
-    """docs/results/transfer_companion/ rebuilds from its results.json: only the figures it has data for (no
-    fine-tune arms → no learning curves; no value-token task → no calibration), and its verdicts."""
+COMMITTED = {   # folder under docs/results → the figures its report has data for
+    "transfer_companion": {"scarcity", "matrix"},               # no fine-tune arms, no value-token task, no pairs
+    "tf_pairs": {"pairs"},                                       # scarcity arms only: one fraction, no full-data arm
+    "transfer_cpu": {"matrix", "curves", "calibration", "scarcity", "pairs"},
+}
+
+
+@pytest.mark.parametrize("folder", sorted(COMMITTED))
+def test_committed_reports_rebuild(folder, tmp_path):
+    """docs/results/<folder>/ rebuilds from its results.json: report.md text-identical to the committed one (PNGs
+    not compared), only the figures it has data for (a stale one from an earlier report is removed)."""
     from seq2gen.resources import checkout_root
     root = checkout_root()
-    path = root / "docs/results/transfer_companion/results.json" if root else None
+    path = root / f"docs/results/{folder}/results.json" if root else None
     if path is None or not path.is_file():
         pytest.skip("the committed reports ship with the source checkout")
     results = json.loads(path.read_text())
-    (tmp_path / R.FIGURES["curves"]).write_bytes(b"stale")       # an earlier report's figure in the same folder
+    stale = sorted(set(R.FIGURES) - COMMITTED[folder])
+    for name in stale:
+        (tmp_path / R.FIGURES[name]).write_bytes(b"stale")       # an earlier report's figure in the same folder
     R.write_report(results, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md", "results.json", "scarcity.png",
-                                                          "transfer_matrix.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["report.md", "results.json"] +
+                                                                [R.FIGURES[n] for n in COMMITTED[folder]])
     text = (tmp_path / "report.md").read_text()
-    assert "learning_curves.png" not in text and "calibration.png" not in text and "leave-one-out:" not in text
-    rows = {r["task"]: r for r in results["summary"]["joint_vs_single"]}
-    assert rows["tf_binding"]["verdict"] == "positive" and rows["tf_binding"]["rows"]["ci"][0] > 0
+    assert not any(R.FIGURES[n] in text for n in stale)
     assert text == (path.parent / "report.md").read_text()      # the committed report is what the code writes
+    if folder == "transfer_companion":
+        assert "leave-one-out:" not in text
+        rows = {r["task"]: r for r in results["summary"]["joint_vs_single"]}
+        assert rows["tf_binding"]["verdict"] == "positive" and rows["tf_binding"]["rows"]["ci"][0] > 0
+    if folder == "tf_pairs":
+        assert "## Joint vs single-task" not in text and results["summary"]["joint_vs_single"] == []
+        pairs = {r["partner"]: r for r in results["summary"]["pairs"]["rows"]}
+        assert set(pairs) == {"tf_tissues", "chromatin", "expression", "promoter", "annotate"}
+        assert pairs["tf_tissues"]["verdict"] == "positive"
 
 
 # ---------------------------------------------------------------------------------------------- config
@@ -292,6 +309,7 @@ def test_scarcity_arms_only_and_cells_shared_across_task_lists(world_dir, tmp_pa
     md = (out / "report.md").read_text()
     assert "## Joint vs single-task" not in md and "### Pairwise transfer at 0.25" in md and "pairs: 4 steps" in md
     assert "| expression | spearman | 1 " not in md                # no full-data row in the scarcity table
+    assert R.headline(res).startswith("no full-data arms")
 
     (tmp_path / "big").mkdir()
     shutil.copytree(out / "cells", tmp_path / "big" / "cells")

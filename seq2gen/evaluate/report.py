@@ -308,6 +308,8 @@ def headline(results: dict) -> str:
     """A few lines "joint vs single per task" (what the quickstart prints)."""
     s = results.get("summary") or summarize(results)
     n = len(results["config"]["seeds"])
+    if not s["joint_vs_single"]:
+        return "no full-data arms in this run (full_arms: []): see report.md's scarcity and pairwise tables"
     lines = [f"joint vs single-task (same examples per task; headline metric, mean ± sd over {n} seeds):"]
     for r in s["joint_vs_single"]:
         lines.append(f"  {r['task']:<16} {r['metric']:<13} single {fmt(r['base']):<15} joint {fmt(r['other']):<15} "
