@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -336,8 +337,9 @@ def markdown(results: dict) -> str:
            f"Tasks: {', '.join(cfg['tasks'])}. Seeds: {cfg['seeds']}. Model: `{cfg['train'].get('model', 'tiny')}`. "
            f"Budget: **{S} steps × {B} examples per task** for every arm (single-task: {S} steps; "
            + (f"joint: {S * n} steps of a uniform mixture" if "joint" in cfg.get("full_arms", FULL_ARMS) else
-              f"pairs: {2 * S} steps, no full-data arms") + (f"; leave-one-out: {S * (n - 1)} steps"
-                                                             if cfg.get("loto_tasks") else "") + "). Compute: "
+              (f"pairs: {2 * S} steps, " if "pair" in (cfg.get("scarcity") or {}).get("arms", ()) else "")
+              + "no full-data arms") + (f"; leave-one-out: {S * (n - 1)} steps" if cfg.get("loto_tasks") else "")
+           + "). Compute: "
            f"{cell_minutes(results):.0f} min of training and scoring over the {len(results['cells'])} cells (this "
            f"run computed {results['computed_cells']} of them in {results['seconds'] / 60:.1f} min).", "",
            "Numbers: the task's headline metric on the test split (chromosome held out), mean ± sd over seeds; "
@@ -346,11 +348,12 @@ def markdown(results: dict) -> str:
                f"; where a row CI is shown (paired bootstrap over the test rows: {_boot(results)['n']:,} resamples, "
                f"seed {_boot(results)['seed']}), it must exclude 0 on the same side too." if _boot(results)["n"]
                else "."), ""]
-    out += ["## Joint vs single-task", ""] if s["joint_vs_single"] else []
-    out += [] if not s["joint_vs_single"] else _table(["task", "metric", "single", "joint", "Δ (joint − single)", "95 % CI (seeds)", "95 % CI (rows)",
-                   "verdict"],
-                  [[r["task"], r["metric"], fmt(r["base"]), fmt(r["other"]), fmt(r["delta"], True), _ci(r["ci"]),
-                    _ci((r.get("rows") or {}).get("ci")), say("joint_vs_single", r)] for r in s["joint_vs_single"]])
+    if s["joint_vs_single"]:                  # none in a run of the scarcity arms only
+        out += ["## Joint vs single-task", ""]
+        out += _table(["task", "metric", "single", "joint", "Δ (joint − single)", "95 % CI (seeds)",
+                       "95 % CI (rows)", "verdict"],
+                      [[r["task"], r["metric"], fmt(r["base"]), fmt(r["other"]), fmt(r["delta"], True), _ci(r["ci"]),
+                        _ci((r.get("rows") or {}).get("ci")), say("joint_vs_single", r)] for r in s["joint_vs_single"]])
     if s.get("scarcity"):
         kinds = [k for k in ("joint", "seq") if k in (cfg.get("scarcity") or {}).get("arms", DEFAULT_SCARCE_ARMS)]
         out += ["", "## Data scarcity: the target task with a fraction of its train rows", "",
@@ -580,13 +583,12 @@ def plot_scarcity(summary: dict, path: Path) -> None:
 def plot_pairs(summary: dict, path: Path) -> None:
     """One panel per target: Δ (pair − single) per partner with the seed (thick) and row (thin) intervals."""
     plt = _plt()
-    rows = summary["pairs"]["rows"]
-    targets = list(dict.fromkeys(r["task"] for r in rows))
-    fig, axes = plt.subplots(1, len(targets), figsize=(1.6 + 1.4 * max(sum(r["task"] == t for r in rows)
-                                                                       for t in targets) * len(targets), 3.4),
-                             squeeze=False)
-    for ax, t in zip(axes[0], targets):
-        mine = [r for r in rows if r["task"] == t]
+    by_target: dict[str, list] = {}
+    for r in summary["pairs"]["rows"]:
+        by_target.setdefault(r["task"], []).append(r)
+    width = 1.6 + 1.4 * max(map(len, by_target.values())) * len(by_target)
+    fig, axes = plt.subplots(1, len(by_target), figsize=(width, 3.4), squeeze=False)
+    for ax, (t, mine) in zip(axes[0], by_target.items()):
         for i, r in enumerate(mine):
             d = r["delta"]["mean"]
             colour = {"positive": "C2", "negative": "C3"}.get(r["verdict"], "0.5")
@@ -609,7 +611,7 @@ def plot_pairs(summary: dict, path: Path) -> None:
 
 def plot_calibration(results: dict, path: Path) -> None:
     plt = _plt()
-    tasks = sorted({t for c in results["cells"] for t in c.get("calibration", {})})
+    tasks = sorted({t for c in calibration_cells(results) for t in c["calibration"]})
     fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(3.8 * max(len(tasks), 1), 3.6), squeeze=False)
     if not tasks:
         axes[0, 0].text(0.5, 0.5, "no value-token task in this run", ha="center", va="center")
@@ -617,7 +619,7 @@ def plot_calibration(results: dict, path: Path) -> None:
     for ax, t in zip(axes[0], tasks):
         pts = []
         for arm, colour in (("joint", "C0"), (f"single:{t}", "C1")):
-            for k, c in enumerate(c for c in results["cells"] if c["arm"] == arm and t in c.get("calibration", {})):
+            for k, c in enumerate(c for c in calibration_cells(results) if c["arm"] == arm and t in c["calibration"]):
                 cal = c["calibration"][t]
                 ax.plot(cal["pred"], cal["true"], "o-", ms=3, lw=1, color=colour, alpha=0.8,
                         label=arm if k == 0 else None)
@@ -637,6 +639,13 @@ def plot_calibration(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def calibration_cells(results: dict) -> list[dict]:
+    """The cells the calibration figure draws: the full-data ``joint`` and ``single:T`` arms with calibration
+    points (the scarcity, LOTO and fine-tune arms have them too but are not drawn)."""
+    return [c for c in results["cells"] if c.get("calibration") and parse_scarce(c["arm"]) is None
+            and (c["arm"] == "joint" or c["arm"].startswith("single:"))]
+
+
 def cell_minutes(results: dict) -> float:
     """Minutes the cells took to train and score (the sum over cells, whichever run computed them)."""
     return sum(sum((c.get("seconds") or {}).values()) for c in results["cells"]) / 60
@@ -647,16 +656,12 @@ def figures_of(results: dict) -> set[str]:
     full-data arms (what ``plot_calibration`` draws), the scarcity curve two fractions, the matrix a full-data arm."""
     s = results.get("summary") or summarize(results)
     has_matrix = any(x is not None and np.isfinite(x) for r in s["matrix"]["value"] for x in r)
-    by_task: dict = {}                # a scarcity curve needs two fractions with a number
-    for r in s.get("scarcity", []):
-        if any(np.isfinite(r[k]["mean"]) for k in ("single", "joint", "seq")):
-            by_task[r["task"]] = by_task.get(r["task"], 0) + 1
+    points = Counter(r["task"] for r in s.get("scarcity", [])      # a scarcity curve needs two fractions
+                     if any(np.isfinite(r[k]["mean"]) for k in ("single", "joint", "seq")))
     return ({"matrix"} if has_matrix else set()) | ({"curves"} if s["finetune"] else set()) \
-        | ({"scarcity"} if any(n >= 2 for n in by_task.values()) else set()) \
+        | ({"scarcity"} if any(n >= 2 for n in points.values()) else set()) \
         | ({"pairs"} if (s.get("pairs") or {}).get("rows") else set()) \
-        | ({"calibration"} if any(c.get("calibration") and (c["arm"] == "joint" or c["arm"].startswith("single:")
-                                                             and "@" not in c["arm"]) for c in results["cells"])
-           else set())
+        | ({"calibration"} if calibration_cells(results) else set())
 
 
 def write_report(results: dict, out_dir) -> Path:
