@@ -33,12 +33,10 @@ def _test_tss(run: Path, n: int, seed: int = 0):
 
 def stage_explain(m, run: Path, out: Path) -> dict:
     from seq2gen.interpret.report import explain
-    t = _test_tss(run, 1, seed=3).iloc[0]
     from seq2gen.infer.regions import Region
-    w = m.registry.get("expression").window
-    r = Region(t["chrom"], int(t["pos"]), int(t["pos"]) + 1, t["strand"]).resized(w.length, w.before, 0)
-    reg = f"{r.chrom}:{r.start + 1}-{r.end}:{r.strand}"
-    a = explain(m, out / "promoter", seq=reg, task="expression", tissue="liver", gtf=run / "world" / "genes.gtf")
+    t = _test_tss(run, 1, seed=3).iloc[0]
+    tss_base = Region(t["chrom"], int(t["pos"]), int(t["pos"]) + 1, t["strand"])   # explain puts the window on it
+    a = explain(m, out / "promoter", seq=tss_base, task="expression", tissue="liver", gtf=run / "world" / "genes.gtf")
     peaks = [x.split("\t") for x in (run / "world" / "peaks.bed").read_text().splitlines()]
     pk = next(p for p in peaks if p[0] == t["chrom"] and p[6] == "liver" and int(p[4]) > 800)
     c = (int(pk[1]) + int(pk[2])) // 2

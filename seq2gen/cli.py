@@ -10,6 +10,7 @@ from rich.table import Table
 
 from seq2gen.data.cli import data_app
 from seq2gen.errors import InputError
+from seq2gen.resources import study_presets
 from seq2gen.infer.cli import DEVICE_OPTION, DTYPE_OPTION
 
 app = typer.Typer(help="seq2gen: genomics as text-to-text.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -192,8 +193,8 @@ _STUDY_OPTIONS = dict(
 
 
 def transfer_cmd(
-    config: Path = typer.Option(..., help="Transfer preset (configs/transfer/*.yaml) or its name: tiny, cpu, "
-                                "companion, tf_pairs, gpu."),
+    config: Path = typer.Option(..., help="Transfer preset (configs/transfer/*.yaml) or its name: "
+                                f"{', '.join(study_presets())}."),
     out: Optional[Path] = _STUDY_OPTIONS["out"], no_resume: bool = _STUDY_OPTIONS["no_resume"],
     report_only: bool = _STUDY_OPTIONS["report_only"], quiet: bool = _STUDY_OPTIONS["quiet"],
 ) -> None:
@@ -204,7 +205,8 @@ def transfer_cmd(
 
 
 def gue_cmd(
-    config: Path = typer.Option(..., help="configs/transfer/gue_*.yaml or a preset name: gue_tiny, gue_cpu, gue_gpu."),
+    config: Path = typer.Option(..., help="configs/transfer/gue_*.yaml or a preset name: "
+                                f"{', '.join(study_presets(gue=True))}."),
     out: Optional[Path] = _STUDY_OPTIONS["out"], no_resume: bool = _STUDY_OPTIONS["no_resume"],
     report_only: bool = _STUDY_OPTIONS["report_only"], quiet: bool = _STUDY_OPTIONS["quiet"],
 ) -> None:

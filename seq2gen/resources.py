@@ -52,3 +52,9 @@ def real_data_default() -> Path:
     """Default folder of the real data sets when ``$SEQ2GEN_REAL_DATA`` is unset: ``../shared/data/real`` next to
     the checkout, or next to the working directory for an installed package."""
     return (checkout_root() or Path.cwd()).parent / "shared" / "data" / "real"
+
+
+def study_presets(gue: bool = False) -> list[str]:
+    """Names of the shipped study presets (``configs/transfer/*.yaml``): the GUE study's (``gue_*``) or the
+    transfer protocol's (the others) — for help texts and "did you mean" hints, so a new preset file is listed."""
+    return sorted(p.stem for p in config_dir("transfer").glob("*.yaml") if p.stem.startswith("gue_") == gue)

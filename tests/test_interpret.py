@@ -235,7 +235,7 @@ def test_design_pattern_insertions_reach_sites_single_edits_cannot(models, world
     # every insertion proposal differs from its lineage in one window that spells a pattern or its reverse complement
     rng = np.random.default_rng(0)
     cur = rng.integers(0, 4, size=(3, 60))
-    codes = _pattern_codes(["ACGTTA"], 60)
+    codes = list(_pattern_codes("ACGTTA", 60))
     assert ["".join("ACGT"[c] for c in x) for x in codes] == ["ACGTTA", "TAACGT"]
     props = _propose(rng, cur, cur.copy(), 5, 30, codes, 1.0)
     for i in range(3):
@@ -243,7 +243,7 @@ def test_design_pattern_insertions_reach_sites_single_edits_cannot(models, world
             spelled = {"".join("ACGT"[c] for c in p[o:o + 6]) for o in range(55)}
             assert spelled & {"ACGTTA", "TAACGT"} and (p != cur[i]).sum() <= 6
     with pytest.raises(InputError, match="ACGT string"):
-        _pattern_codes(["ACGN"], 60)
+        _pattern_codes("ACGN", 60)
     with pytest.raises(InputError, match="insert_fraction"):
         design(models["tiny_conv"], "expression", "liver", patterns=pats, insert_fraction=2.0)
 
@@ -340,9 +340,18 @@ def test_cli_explain_and_design(models, world_dir, tmp_path):
     n_genes = len(tss(read_gtf(world_dir / "genes.gtf")))
     assert skipped == 0 and len(wins) == n_genes and all(len(r) == 384 for r in wins)
     assert all(r.position(320) == p for r, p in zip(wins, tss(read_gtf(world_dir / "genes.gtf"))["pos"]))
-    short = {c: (n if c != wins[0].chrom else wins[0].end - 1) for c, n in contigs.items()}
-    wins2, skipped2 = tss_windows(models["tiny_conv"], "expression", world_dir / "genes.gtf", short)
-    assert skipped2 >= 1 and len(wins2) + skipped2 == n_genes
+    c0, n0 = next(iter(contigs.items()))
+    edge = tmp_path / "edge.gtf"                  # a + gene 30 bp from its contig's end: its window would leave it
+    line = (f'{c0}\tt\tgene\t{n0 - 29}\t{n0}\t.\t+\t.\tgene_id "GX"; transcript_id "TX"; gene_name "X"; '
+            'gene_biotype "protein_coding";\n')
+    edge.write_text((world_dir / "genes.gtf").read_text() + line)
+    wins2, skipped2 = tss_windows(models["tiny_conv"], "expression", edge, contigs)
+    assert skipped2 == 1 and len(wins2) == n_genes
+    other = tmp_path / "other.gtf"                # a gene on a contig the FASTA lacks: an error at its line
+    other.write_text((world_dir / "genes.gtf").read_text() + line.replace(c0, c0.removeprefix("chr"), 1))
+    with pytest.raises(InputError, match="unknown contig") as err:
+        tss_windows(models["tiny_conv"], "expression", other, contigs)
+    assert err.value.line == len(other.read_text().splitlines())
     res = CliRunner().invoke(app, ["motifs", str(d), "--task", "expression", "--out", str(tmp_path / "mo2")])
     assert res.exit_code == 2 and "--regions" in res.output
     (tmp_path / "pats.txt").write_text("TATAAAAG\nCGGTACTCCGGG\n")

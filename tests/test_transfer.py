@@ -195,11 +195,16 @@ def test_committed_reports_rebuild(folder, tmp_path):
 
 # ---------------------------------------------------------------------------------------------- config
 def test_every_preset_loads():
-    from seq2gen.resources import config_dir
-    names = sorted(p.stem for p in config_dir("transfer").glob("*.yaml") if not p.stem.startswith("gue"))
-    assert {"tiny", "cpu", "companion", "gpu"} <= set(names)
+    from seq2gen.resources import config_dir, study_presets
+    names = study_presets()
+    assert {"tiny", "cpu", "companion", "companion_zeroshot", "gpu"} <= set(names)
+    assert not any(n.startswith("gue_") for n in names) and "gue_cpu" in study_presets(gue=True)
+    assert set(names) | set(study_presets(gue=True)) == {p.stem for p in config_dir("transfer").glob("*.yaml")}
     for name in names:
         T.load_transfer_config(name)
+    with pytest.raises(InputError, match="presets: companion, companion_zeroshot, cpu") as err:
+        T.load_transfer_config("cpuu")
+    assert "gue_" not in str(err.value)                          # the GUE presets are another command's
     with pytest.raises(InputError, match="global_batch_size=32 != micro_batch_size"):    # before any world is built
         T.load_transfer_config("companion", {"train": {"micro_batch_size": 8, "global_batch_size": 32}})
 

@@ -102,7 +102,7 @@ def load_config(config, overrides: dict | None = None) -> GueStudyConfig:
     """A ``GueStudyConfig`` from a YAML path, a preset name (``gue_cpu`` → configs/transfer/gue_cpu.yaml), a dict
     or a config; ``overrides`` replace top-level keys (a mapping updates the preset's mapping); mappings the
     config leaves out keep their defaults."""
-    data, where = read_study_config(config, GueStudyConfig, "GUE study", "gue_*.yaml")
+    data, where = read_study_config(config, GueStudyConfig, "GUE study", gue=True)
     for key, value in copy.deepcopy(overrides or {}).items():     # a mapping updates the preset's mapping
         both = isinstance(value, dict) and isinstance(data.get(key), dict)
         data[key] = {**data[key], **value} if both else value

@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from seq2gen.errors import InputError
-from seq2gen.resources import config_dir
+from seq2gen.resources import config_dir, study_presets
 
 log = logging.getLogger(__name__)
 CONFIG_DIR = config_dir("transfer")
@@ -27,7 +27,7 @@ TRAIN_DEFAULTS = {"model": "tiny", "micro_batch_size": 8, "grad_accum": 1, "lr":
                   "grad_clip": 1.0, "deepspeed": "cpu_zero0", "log_every": 25, "progress": False}
 
 
-def read_study_config(config, cls, label: str, pattern: str = "*.yaml") -> tuple[dict, Path | None]:
+def read_study_config(config, cls, label: str, gue: bool = False) -> tuple[dict, Path | None]:
     """``(mapping, file)`` of a study config given as a ``cls`` instance, a dict, a YAML path or a preset name
     (``cpu`` → configs/transfer/cpu.yaml); shared by the transfer protocol and the GUE study."""
     if isinstance(config, cls):
@@ -38,8 +38,7 @@ def read_study_config(config, cls, label: str, pattern: str = "*.yaml") -> tuple
     if not where.suffix and not where.exists():
         where = CONFIG_DIR / f"{config}.yaml"
     if not where.is_file():
-        known = sorted(p.stem for p in CONFIG_DIR.glob(pattern))
-        raise InputError(f"{label} config not found", path=where, hint=f"presets: {', '.join(known)}")
+        raise InputError(f"{label} config not found", path=where, hint=f"presets: {', '.join(study_presets(gue))}")
     return yaml.safe_load(where.read_text()) or {}, where
 
 

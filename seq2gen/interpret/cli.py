@@ -169,18 +169,19 @@ def motifs_cmd(
 def tss_windows(m, task: str, gtf: Path, contigs: dict) -> tuple[list, int]:
     """``(regions, skipped)``: the task's window at every gene's TSS of ``gtf`` (gene orientation, ``before``
     bases upstream; ``Region.resized`` of the TSS base), in file order, and how many genes were skipped because
-    their window would leave the contig."""
+    their window would leave the contig. A gene on a contig the FASTA lacks is a located error (``read_gtf``'s
+    contig check, with a chr1-vs-1 hint), not a skip."""
     from seq2gen.genome import read_gtf, tss
     from seq2gen.infer.regions import Region
     w = m.registry.get(task).window
     out, skipped = [], 0
-    t = tss(read_gtf(gtf))
+    t = tss(read_gtf(gtf, contigs))
     for c, p, s in zip(t["chrom"], t["pos"].to_numpy(int), t["strand"]):
         try:
             r = Region(c, int(p), int(p) + 1, s).resized(w.length, w.before, 0)
         except InputError:                      # the window would start before the contig
             r = None
-        if r is None or r.end > contigs.get(c, -1):
+        if r is None or r.end > contigs[c]:
             skipped += 1
         else:
             out.append(r)

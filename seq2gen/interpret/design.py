@@ -106,7 +106,7 @@ def design(m, task: str = "expression", tissue: str = "liver", against: str | No
     if (start > 3).any():
         raise InputError("design starts must be ACGT only")
     patterns = [str(p).strip().upper() for p in patterns or []]
-    _pattern_codes(patterns, w.length)                                     # validate before any scoring
+    codes = {p: _pattern_codes(p, w.length) for p in patterns}             # validated before any scoring
     table = screen_patterns(f, patterns, start, rng) if patterns and screen is not None else []
     if table:
         ranked = sorted(table, key=lambda r: -r["z"])
@@ -115,7 +115,7 @@ def design(m, task: str = "expression", tissue: str = "liver", against: str | No
         if max_patterns < 1:
             raise InputError(f"max_patterns must be >= 1, got {max_patterns!r}")
         patterns = patterns[:max_patterns]
-    inserts = _pattern_codes(patterns, w.length)
+    inserts = [c for p in patterns for c in codes[p]]
     cur, score = start.copy(), f(start)
     history, by_round = [score.copy()], [_strings(cur)]
     bar = _bar(progress, rounds)
@@ -147,7 +147,7 @@ def screen_patterns(f, patterns: list[str], backgrounds: np.ndarray, rng, n_shuf
     base = f(backgrounds)
     rows, variants = [], []
     for p in patterns:
-        c = _pattern_codes([p], L)
+        c = _pattern_codes(p, L)
         offs = rng.integers(0, L - len(p) + 1, size=n)
         strand = rng.integers(0, 2, size=n)
         for v in [None] + list(range(n_shuffles)):
@@ -185,16 +185,12 @@ def _propose(rng, cur: np.ndarray, start: np.ndarray, k: int, budget: int, inser
     return props
 
 
-def _pattern_codes(patterns, length: int) -> list[np.ndarray]:
-    """Insertable code arrays of DNA ``patterns``: each forward and reverse-complemented."""
-    out = []
-    for p in patterns:
-        p = str(p).strip().upper()
-        if not p or set(p) - set("ACGT") or len(p) > length:
-            raise InputError(f"design pattern {p!r}: expected an ACGT string of at most {length} bp")
-        c = np.array(["ACGT".index(b) for b in p], dtype=np.int64)
-        out += [c, (3 - c)[::-1].copy()]
-    return out
+def _pattern_codes(p: str, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Insertable code arrays of a DNA pattern: forward and reverse-complemented."""
+    if not p or set(p) - set("ACGT") or len(p) > length:
+        raise InputError(f"design pattern {p!r}: expected an ACGT string of at most {length} bp")
+    c = np.array(["ACGT".index(b) for b in p], dtype=np.int64)
+    return c, (3 - c)[::-1].copy()
 
 
 def _strings(codes: np.ndarray) -> list[str]:
