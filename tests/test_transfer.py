@@ -97,9 +97,11 @@ def synthetic_results(seeds=(0, 1, 2)) -> dict:
     for s in seeds:
         a, b = 0.6 + 0.02 * s, 0.3 + 0.05 * s
         zs = {"b": {"brain": {"zero_shot": {"spearman": 0.2 + 0.01 * s}, "agnostic": {"spearman": 0.1 + 0.01 * s}}}}
+        zs_single = {"b": {"brain": {"zero_shot": {"spearman": 0.15 + 0.01 * s},
+                                     "agnostic": {"spearman": 0.1 + 0.01 * s}}}}
         curve = {"task": "b", "steps": steps, "scores": [{"spearman": b - 0.1}, {"spearman": b}]}
         cell("single:a", s, {"a": a})
-        cell("single:b", s, {"b": b}, curve=curve, zero_shot=zs,
+        cell("single:b", s, {"b": b}, curve=curve, zero_shot=zs_single,
              calibration={"b": {"pred": [0, 1, 2], "true": [0.1, 1.2, 1.9], "n": [5, 5, 5]}})
         cell("joint", s, {"a": a + 0.1, "b": b + rng.normal(scale=0.05)}, zero_shot=zs,
              calibration={"b": {"pred": [0, 1, 2], "true": [0.0, 1.0, 2.2], "n": [5, 5, 5]}})
@@ -129,6 +131,8 @@ def test_summary_verdicts_and_report_files(tmp_path):
     ft = s["finetune"][0]
     assert ft["verdict"] == "positive" and ft["mean_gain"]["mean"] == pytest.approx(0.075)
     assert s["zero_shot"][0]["verdict"] == "positive" and s["zero_shot"][0]["delta"]["mean"] == pytest.approx(0.1)
+    vs = s["zero_shot"][0]["vs_single"]                     # joint vs single-task, both prompted with brain
+    assert vs["verdict"] == "positive" and vs["delta"]["mean"] == pytest.approx(0.05) and vs["rows"] is None
     assert s["pretrain"][0]["verdict"] == "unclear"          # identical numbers: no difference
     sc = {r["fraction"]: r for r in s["scarcity"]}
     assert sc[1.0]["single"]["mean"] == pytest.approx(0.62) and sc[0.1]["train_rows"] == 40
@@ -149,6 +153,13 @@ def test_summary_verdicts_and_report_files(tmp_path):
     for section in SECTIONS:
         assert section in md
     assert "- **a + b** at 0.1 of a's rows" in md and "transfer in a + b; the matrix cannot be ranked" in md
+    assert "- **b zero-shot in brain** (spearman)" in md and "vs the single-task model prompted the same way" in md
+    assert "is below chance" not in md
+    for c in res["cells"]:                                  # an anti-informative baseline gets its warning
+        if c["arm"] == "joint":
+            c["zero_shot"]["b"]["brain"]["agnostic"]["spearman"] = -0.3
+    R.write_report(res, tmp_path / "below")
+    assert "baseline of b × brain is below chance" in (tmp_path / "below" / "report.md").read_text()
     for png in R.FIGURES.values():
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
     again = json.loads((tmp_path / "results.json").read_text())
