@@ -10,8 +10,8 @@ from rich.table import Table
 
 from seq2gen.data.cli import data_app
 from seq2gen.errors import InputError
-from seq2gen.resources import study_presets
 from seq2gen.infer.cli import DEVICE_OPTION, DTYPE_OPTION
+from seq2gen.resources import study_presets
 
 app = typer.Typer(help="seq2gen: genomics as text-to-text.", no_args_is_help=True, pretty_exceptions_enable=False)
 vocab_app = typer.Typer(help="Build and inspect the extended vocabulary.", no_args_is_help=True)

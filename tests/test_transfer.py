@@ -170,6 +170,8 @@ def test_summary_verdicts_and_report_files(tmp_path):
 COMMITTED = {   # folder under docs/results → the figures its report has data for
     "transfer_companion": {"scarcity", "matrix"},               # no fine-tune arms, no value-token task, no pairs
     "tf_pairs": {"pairs"},                                       # scarcity arms only: one fraction, no full-data arm
+    "companion_zeroshot": {"matrix"},                           # full arms only: no scarcity, curves or pairs
+    "companion_zeroshot_chromatin": {"matrix", "calibration"},  # + chromatin: a value-token task
     "transfer_cpu": {"matrix", "curves", "calibration", "scarcity", "pairs"},
 }
 
@@ -197,6 +199,15 @@ def test_committed_reports_rebuild(folder, tmp_path):
         assert "leave-one-out:" not in text
         rows = {r["task"]: r for r in results["summary"]["joint_vs_single"]}
         assert rows["tf_binding"]["verdict"] == "positive" and rows["tf_binding"]["rows"]["ci"][0] > 0
+    if folder == "companion_zeroshot":                           # brain held out of tf_binding only
+        (z,) = results["summary"]["zero_shot"]
+        assert (z["task"], z["tissue"], z["base"]["mean"] < 0.45) == ("tf_binding", "brain", True)
+        assert z["vs_single"]["verdict"] == "negative" and "is below chance" in text
+    if folder == "companion_zeroshot_chromatin":                 # brain also in chromatin's prompts: still no zero-shot
+        (z,) = results["summary"]["zero_shot"]
+        assert z["verdict"] == z["vs_single"]["verdict"] == "unclear"
+        rows = {r["task"]: r for r in results["summary"]["joint_vs_single"]}
+        assert rows["chromatin"]["verdict"] == "positive" and rows["chromatin"]["rows"]["ci"][0] > 0.1
     if folder == "tf_pairs":
         assert "## Joint vs single-task" not in text and results["summary"]["joint_vs_single"] == []
         pairs = {r["partner"]: r for r in results["summary"]["pairs"]["rows"]}

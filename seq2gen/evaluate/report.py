@@ -465,8 +465,8 @@ def markdown(results: dict) -> str:
                 f"{_ci((r.get('rows') or {}).get('ci'))}) → {say('zero_shot', r)}")
         if v := r.get("vs_single"):
             line += (f"; vs the single-task model prompted the same way ({fmt(v['base'])}): Δ "
-                     f"{fmt(v['delta']['mean'], True)} (seeds {_ci(v['ci'])}, rows {_ci((v.get('rows') or {}).get('ci'))})"
-                     f" → {say('zero_shot', v)}")
+                     f"{fmt(v['delta']['mean'], True)} (seeds {_ci(v['ci'])}, rows "
+                     f"{_ci((v.get('rows') or {}).get('ci'))}) → {say('zero_shot', v)}")
         out.append(line + ".")
     for r in s.get("scarcity", []):
         for k, name in (("joint_vs_single", "joint"), ("seq_vs_single", "seq")):
