@@ -167,9 +167,35 @@ def test_summary_verdicts_and_report_files(tmp_path):
     assert R.summarize(again)["joint_vs_single"][0]["verdict"] == "positive"
 
 
+def test_pairs_against_the_control_pair(tmp_path, monkeypatch):
+    """A partner sharing none of the target's factors is the control: every other pair is also compared with it
+    (seed and row intervals), in the summary and the report; without such a partner nothing changes."""
+    monkeypatch.setattr(R, "SHARED_FACTORS", {"a": {"x"}, "b": {"x"}, "c": {"y"}})
+    res = synthetic_results()
+    y = np.arange(400) % 2
+    for s in res["config"]["seeds"]:                 # the control pair sits between single (2.0) and a + b (0.8)
+        noise = np.random.default_rng(100 + s).normal(size=400)
+        res["cells"].append({"arm": "pair:a@0.1+c", "seed": s, "examples_per_step": 8, "calibration": {},
+                             "zero_shot": {}, "train_rows": 40,
+                             "scores": {"a": {"family": "classification", "auroc": 0.4 + 0.02 * s}},
+                             "rows": {"a": {"target": y.tolist(), "prediction": (y + 1.4 * noise).tolist()}}})
+    rows = {r["partner"]: r for r in R.summarize(res)["pairs"]["rows"]}
+    assert rows["c"]["expected_share"] == 0 and "vs_control" not in rows["c"]
+    vc = rows["b"]["vs_control"]
+    assert vc["partner"] == "c" and vc["delta"]["mean"] == pytest.approx(0.08)
+    assert vc["rows"]["ci"][0] > 0 and vc["verdict"] == "positive"
+    R.write_report(res, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "Δ (pair − control pair) [seeds] [rows]" in md and "against the c control pair Δ +0.080" in md
+    monkeypatch.setattr(R, "SHARED_FACTORS", {})
+    res["summary"] = R.summarize(res)                # no partner without shared factors: no control column
+    assert "control pair" not in R.markdown(res)
+
+
 COMMITTED = {   # folder under docs/results → the figures its report has data for
     "transfer_companion": {"scarcity", "matrix"},               # no fine-tune arms, no value-token task, no pairs
     "tf_pairs": {"pairs"},                                       # scarcity arms only: one fraction, no full-data arm
+    "chromatin_pairs": {"pairs"},                               # the chromatin row, the same shape
     "companion_zeroshot": {"matrix"},                           # full arms only: no scarcity, curves or pairs
     "companion_zeroshot_chromatin": {"matrix", "calibration"},  # + chromatin: a value-token task
     "transfer_cpu": {"matrix", "curves", "calibration", "scarcity", "pairs"},
@@ -213,6 +239,12 @@ def test_committed_reports_rebuild(folder, tmp_path):
         pairs = {r["partner"]: r for r in results["summary"]["pairs"]["rows"]}
         assert set(pairs) == {"tf_tissues", "chromatin", "expression", "promoter", "annotate"}
         assert pairs["tf_tissues"]["verdict"] == "positive"
+        assert pairs["tf_tissues"]["vs_control"]["verdict"] == "positive"         # beyond the annotate control
+        assert {pairs[p]["vs_control"]["verdict"] for p in ("chromatin", "expression", "promoter")} == {"unclear"}
+    if folder == "chromatin_pairs":                              # no single partner moves chromatin at 10 %
+        pairs = {r["partner"]: r for r in results["summary"]["pairs"]["rows"]}
+        assert set(pairs) == {"tf_tissues", "tf_binding", "annotate"} and "vs_control" in pairs["tf_tissues"]
+        assert {r["verdict"] for r in pairs.values()} == {"unclear"}
 
 
 # ---------------------------------------------------------------------------------------------- config

@@ -215,9 +215,17 @@ def pair_rows(results: dict) -> dict:
         base = scarce_arm("single", t, f)
         c = with_rows(compare(values(results, base, score(t, m)), values(results, arm, score(t, m)), CHANCE.get(m)),
                       results, base, arm, t, m)
-        rows.append({"task": t, "partner": partner, "fraction": float(f), "metric": m,
+        rows.append({"task": t, "partner": partner, "fraction": float(f), "metric": m, "arm": arm,
                      "shared": sorted(SHARED_FACTORS.get(t, set()) & SHARED_FACTORS.get(partner, set())),
                      "expected_share": expected_share(t, partner), **c})
+    for r in rows:       # a partner that shares none of the target's factors is its negative control
+        ctrl = next((x for x in rows if x["task"] == r["task"] and x["fraction"] == r["fraction"]
+                     and x["expected_share"] == 0 and x is not r), None)
+        if ctrl is not None and r["expected_share"] != 0:
+            t, m = r["task"], r["metric"]
+            r["vs_control"] = {"partner": ctrl["partner"], **with_rows(
+                compare(values(results, ctrl["arm"], score(t, m)), values(results, r["arm"], score(t, m))),
+                results, ctrl["arm"], r["arm"], t, m)}
     pts = [(r["expected_share"], r["delta"]["mean"]) for r in rows
            if r["expected_share"] is not None and np.isfinite(r["delta"]["mean"])]
     rho = float(stats.spearmanr(*zip(*pts))[0]) if len(pts) >= 3 and len({p[0] for p in pts}) > 1 else math.nan
@@ -391,12 +399,17 @@ def markdown(results: dict) -> str:
                 f"`pair:T@{f:g}+B`: the target T (its scarce rows) with one other task B (all rows), {2 * S} steps, "
                 f"against `single:T@{f:g}`. *Expected share*: the fraction of T's factors in the world's generative "
                 "model (docs/world.md; `report.SHARED_FACTORS`) that B also reads.", ""]
+        ctrl = any("vs_control" in r for r in pr["rows"])
         out += _table(["target", "partner", "shared factors", "expected share", "Δ (pair − single) [seeds] [rows]",
-                       "verdict"],
+                       "verdict"] + (["Δ (pair − control pair) [seeds] [rows]", "verdict"] if ctrl else []),
                       [[r["task"], r["partner"], ", ".join(r["shared"]) or "none",
                         "–" if r["expected_share"] is None else f"{r['expected_share']:.2f}",
                         f"{fmt(r['delta'], True)} {_ci(r['ci'])} {_ci((r.get('rows') or {}).get('ci'))}",
-                        say("joint_vs_single", r)] for r in pr["rows"]])
+                        say("joint_vs_single", r)] + (_vs_control(r) if ctrl else []) for r in pr["rows"]])
+        if ctrl:
+            out += ["", "*Control pair*: the target beside a partner that shares none of its factors (expected share "
+                    "0). A second task moves a target for reasons other than shared biology (twice the encoder "
+                    "updates, a second loss on the same DNA); pair − control pair is what the shared factors add."]
         out += ["", f"Rank correlation of the measured Δ with the expected share over {pr['n_pairs']} pairs: "
                 f"Spearman {fmt(pr['spearman_expected_vs_measured'])} (positive = the matrix follows the known "
                 "structure)."]
@@ -481,7 +494,10 @@ def markdown(results: dict) -> str:
         out.append(f"- **{r['task']} + {r['partner']}** at {r['fraction']:g} of {r['task']}'s rows (expected share "
                    + ("–" if r["expected_share"] is None else f"{r['expected_share']:.2f}") + f"): pair "
                    f"{fmt(r['other'])} vs single {fmt(r['base'])}, Δ {fmt(r['delta']['mean'], True)} (seeds "
-                   f"{_ci(r['ci'])}, rows {_ci((r.get('rows') or {}).get('ci'))}) → {say('joint_vs_single', r)}.")
+                   f"{_ci(r['ci'])}, rows {_ci((r.get('rows') or {}).get('ci'))}) → {say('joint_vs_single', r)}"
+                   + (f"; against the {c['partner']} control pair Δ {fmt(c['delta']['mean'], True)} (seeds "
+                      f"{_ci(c['ci'])}, rows {_ci((c.get('rows') or {}).get('ci'))}) → {say('joint_vs_single', c)}"
+                      if (c := r.get("vs_control")) else "") + ".")
     if pr.get("rows"):
         rho, gains = pr["spearman_expected_vs_measured"], [r for r in pr["rows"] if r["verdict"] == "positive"]
         name = lambda r: f"{r['task']} + {r['partner']}"                                     # noqa: E731
@@ -609,6 +625,14 @@ def plot_scarcity(summary: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
+
+
+def _vs_control(r: dict) -> list[str]:
+    c = r.get("vs_control")
+    if not c:
+        return ["control" if r["expected_share"] == 0 else "–", ""]
+    return [f"{fmt(c['delta'], True)} {_ci(c['ci'])} {_ci((c.get('rows') or {}).get('ci'))}",
+            say("joint_vs_single", c)]
 
 
 def plot_pairs(summary: dict, path: Path) -> None:
