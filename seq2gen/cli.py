@@ -217,6 +217,34 @@ def gue_cmd(
     _run_study(run_gue_study, load_config, gue_report, config, out, no_resume, report_only, quiet)
 
 
+def compare_cmd(
+    base: Path = typer.Argument(..., help="The base study's folder (or its results.json)."),
+    base_arm: str = typer.Argument(..., help="Its arm, e.g. joint:chromatin@0.1."),
+    other: Path = typer.Argument(..., help="The other study's folder (or its results.json)."),
+    other_arm: str = typer.Argument(..., help="Its arm."),
+    task: str = typer.Option(..., help="The task both arms scored."),
+) -> None:
+    """Compare an arm of one transfer study with an arm of another on the same test rows (other − base, seeds
+    paired, rows bootstrapped): a run against its control run when the two live in different presets."""
+    import json
+
+    from seq2gen.evaluate import report
+
+    def load(p: Path) -> dict:
+        p = p / "results.json" if p.is_dir() else p
+        if not p.is_file():
+            _fail(InputError("no results.json here", path=p, hint="run the study first"))
+        return json.loads(p.read_text())
+    try:
+        r = report.compare_runs(load(base), base_arm, load(other), other_arm, task)
+    except InputError as exc:
+        _fail(exc)
+    rows = (r.get("rows") or {}).get("ci")
+    typer.echo(f"{task} ({r['metric']}): {other_arm} {report.fmt(r['other'])} vs {base_arm} {report.fmt(r['base'])}, "
+               f"Δ {report.fmt(r['delta'], True)} (seeds {report._ci(r['ci'])}, rows {report._ci(rows)}; "
+               f"{r['delta']['n']} seeds) → {r['verdict']}")
+
+
 def serve_cmd(
     model: Path = typer.Argument(..., help="Model directory."),
     device: str = DEVICE_OPTION,
@@ -251,6 +279,7 @@ def _register_commands() -> None:
     evaluate_app.command("table")(evaluate_cmd)
     evaluate_app.command("transfer")(transfer_cmd)
     evaluate_app.command("gue")(gue_cmd)
+    evaluate_app.command("compare")(compare_cmd)
     app.command("transfer", hidden=True, help="Alias of `seq2gen evaluate transfer`.")(transfer_cmd)
 
 

@@ -192,10 +192,41 @@ def test_pairs_against_the_control_pair(tmp_path, monkeypatch):
     assert "control pair" not in R.markdown(res)
 
 
+def test_compare_runs_matches_the_in_study_comparison(tmp_path):
+    """An arm of one study against an arm of another (``seq2gen evaluate compare``) is the same paired comparison
+    the report makes inside one study; studies scored on other rows are refused."""
+    res = synthetic_results()
+    s = R.summarize(res)
+    (row,) = [r for r in s["scarcity"] if r["fraction"] == 0.1]
+    a = {"config": res["config"], "cells": [c for c in res["cells"] if c["arm"] == "single:a@0.1"]}
+    b = {"config": res["config"], "cells": [c for c in res["cells"] if c["arm"] == "joint:a@0.1"]}
+    r = R.compare_runs(a, "single:a@0.1", b, "joint:a@0.1", "a")
+    j = row["joint_vs_single"]
+    assert r["delta"]["mean"] == pytest.approx(j["delta"]["mean"]) and r["ci"] == pytest.approx(j["ci"])
+    assert r["rows"]["ci"] == pytest.approx(j["rows"]["ci"]) and r["verdict"] == j["verdict"] == "positive"
+    with pytest.raises(InputError, match="no cell of arm 'joint'"):
+        R.compare_runs(a, "single:a@0.1", b, "joint", "a")
+    with pytest.raises(InputError, match="differ in `eval`"):
+        R.compare_runs(a, "single:a@0.1", {**b, "config": {**b["config"], "eval": {"max_examples": 5}}},
+                       "joint:a@0.1", "a")
+    from typer.testing import CliRunner
+
+    from seq2gen.cli import app
+    for name, part in (("a", a), ("b", b)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps(part))
+    out = CliRunner().invoke(app, ["evaluate", "compare", str(tmp_path / "a"), "single:a@0.1", str(tmp_path / "b"),
+                                   "joint:a@0.1", "--task", "a"])
+    assert out.exit_code == 0 and f"Δ {R.fmt(j['delta'], True)}" in out.output and "→ positive" in out.output
+    out = CliRunner().invoke(app, ["evaluate", "compare", str(tmp_path), "x", str(tmp_path / "b"), "y", "--task", "a"])
+    assert out.exit_code == 2 and "no results.json here" in " ".join(out.output.split())   # rich wraps lines
+
+
 COMMITTED = {   # folder under docs/results → the figures its report has data for
     "transfer_companion": {"scarcity", "matrix"},               # no fine-tune arms, no value-token task, no pairs
     "tf_pairs": {"pairs"},                                       # scarcity arms only: one fraction, no full-data arm
     "chromatin_pairs": {"pairs"},                               # the chromatin row, the same shape
+    "chromatin_tf": set(),                                      # one scarce joint arm: a table, no figure
     "companion_zeroshot": {"matrix"},                           # full arms only: no scarcity, curves or pairs
     "companion_zeroshot_chromatin": {"matrix", "calibration"},  # + chromatin: a value-token task
     "transfer_cpu": {"matrix", "curves", "calibration", "scarcity", "pairs"},
@@ -245,6 +276,9 @@ def test_committed_reports_rebuild(folder, tmp_path):
         pairs = {r["partner"]: r for r in results["summary"]["pairs"]["rows"]}
         assert set(pairs) == {"tf_tissues", "tf_binding", "annotate"} and "vs_control" in pairs["tf_tissues"]
         assert {r["verdict"] for r in pairs.values()} == {"unclear"}
+    if folder == "chromatin_tf":                                 # ... but the TF pair together does
+        (sc,) = results["summary"]["scarcity"]
+        assert sc["task"] == "chromatin" and sc["joint_vs_single"]["verdict"] == "positive"
 
 
 # ---------------------------------------------------------------------------------------------- config

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seq2gen.errors import InputError
 from seq2gen.evaluate.run import CHANCE, HEADLINE
 from seq2gen.evaluate.study import DEFAULT_SCARCE_ARMS, FULL_ARMS, parse_scarce, scarce_arm
 
@@ -230,6 +231,26 @@ def pair_rows(results: dict) -> dict:
            if r["expected_share"] is not None and np.isfinite(r["delta"]["mean"])]
     rho = float(stats.spearmanr(*zip(*pts))[0]) if len(pts) >= 3 and len({p[0] for p in pts}) > 1 else math.nan
     return {"rows": rows, "spearman_expected_vs_measured": rho, "n_pairs": len(pts)}
+
+
+def compare_runs(base: dict, base_arm: str, other: dict, other_arm: str, task: str) -> dict:
+    """``other_arm`` of one study's results minus ``base_arm`` of another's on ``task``, seeds paired and test rows
+    bootstrapped — e.g. a three-task arm against its control run (two presets, one question). Both studies must
+    score the same rows: the same world, data and eval settings, else an ``InputError``."""
+    for key in ("world", "data", "eval", "zero_shot"):
+        if base["config"].get(key) != other["config"].get(key):
+            raise InputError(f"the two studies differ in `{key}`, so their test rows are not the same rows",
+                             hint="compare arms of studies with one world, data and eval block")
+    merged = {"config": {**base["config"], "bootstrap": base["config"].get("bootstrap")},
+              "cells": [{**c, "arm": f"base/{c['arm']}"} for c in base["cells"] if c["arm"] == base_arm]
+              + [{**c, "arm": f"other/{c['arm']}"} for c in other["cells"] if c["arm"] == other_arm]}
+    for name, arm in (("base", base_arm), ("other", other_arm)):
+        if not any(c["arm"] == f"{name}/{arm}" and task in c["scores"] for c in merged["cells"]):
+            raise InputError(f"no cell of arm {arm!r} scored {task!r} in the {name} study")
+    m = metric_of(merged, task)
+    a, b = f"base/{base_arm}", f"other/{other_arm}"
+    return {"task": task, "metric": m, **with_rows(compare(values(merged, a, score(task, m)),
+                                                         values(merged, b, score(task, m))), merged, a, b, task, m)}
 
 
 def scarcity_rows(results: dict) -> list[dict]:
