@@ -241,7 +241,7 @@ def compare_runs(base: dict, base_arm: str, other: dict, other_arm: str, task: s
         if base["config"].get(key) != other["config"].get(key):
             raise InputError(f"the two studies differ in `{key}`, so their test rows are not the same rows",
                              hint="compare arms of studies with one world, data and eval block")
-    merged = {"config": {**base["config"], "bootstrap": base["config"].get("bootstrap")},
+    merged = {"config": base["config"],                       # its bootstrap settings
               "cells": [{**c, "arm": f"base/{c['arm']}"} for c in base["cells"] if c["arm"] == base_arm]
               + [{**c, "arm": f"other/{c['arm']}"} for c in other["cells"] if c["arm"] == other_arm]}
     for name, arm in (("base", base_arm), ("other", other_arm)):
