@@ -239,10 +239,7 @@ def compare_cmd(
         r = report.compare_runs(load(base), base_arm, load(other), other_arm, task)
     except InputError as exc:
         _fail(exc)
-    rows = (r.get("rows") or {}).get("ci")
-    typer.echo(f"{task} ({r['metric']}): {other_arm} {report.fmt(r['other'])} vs {base_arm} {report.fmt(r['base'])}, "
-               f"Δ {report.fmt(r['delta'], True)} (seeds {report._ci(r['ci'])}, rows {report._ci(rows)}; "
-               f"{r['delta']['n']} seeds) → {r['verdict']}")
+    typer.echo(report.compare_line(r, base_arm, other_arm))
 
 
 def serve_cmd(

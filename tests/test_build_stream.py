@@ -3,8 +3,9 @@
 ``EXPECTED`` holds digests of datasets built on the session world (``conftest.world_dir``: 300 kb, seed 0) by the
 build before streaming (commit f5f34b7, every split held in memory): per split, a sha256 of its features and all of
 its columns in row order; then of the task's build stats (seconds aside) and of ``quantizers.json`` (its edges
-rounded: ``quantizer_digest``). Any chunk size, and parallel workers, must reproduce them. Re-pinned when ``<task:tf_tissues>`` shifted the token ids of every
-group after the task tokens (2026-12-03): the rows decoded to token strings were checked identical before and after.
+rounded: ``quantizer_digest``). Any chunk size, and parallel workers, must reproduce them. Re-pinned when
+``<task:tf_tissues>`` shifted the token ids of every group after the task tokens (2026-12-03): the rows decoded to
+token strings were checked identical before and after.
 """
 from __future__ import annotations
 

@@ -127,6 +127,13 @@ def with_rows(cmp: dict, results: dict, base_arm: str, other_arm: str, task: str
     return _row_verdict(cmp, rows)
 
 
+def arm_vs_arm(results: dict, base_arm: str, other_arm: str, task: str, metric: str, chance=None) -> dict:
+    """``other_arm`` − ``base_arm`` on ``task``'s ``metric``: seeds paired, plus the row bootstrap (``with_rows``)."""
+    get = score(task, metric)
+    return with_rows(compare(values(results, base_arm, get), values(results, other_arm, get), chance),
+                     results, base_arm, other_arm, task, metric)
+
+
 def metric_of(results: dict, task: str) -> str:
     """The headline metric of a task (from any cell that scored it)."""
     for c in results["cells"]:
@@ -214,19 +221,16 @@ def pair_rows(results: dict) -> dict:
         partner = arm.partition("+")[2]
         m = metric_of(results, t)
         base = scarce_arm("single", t, f)
-        c = with_rows(compare(values(results, base, score(t, m)), values(results, arm, score(t, m)), CHANCE.get(m)),
-                      results, base, arm, t, m)
+        c = arm_vs_arm(results, base, arm, t, m, CHANCE.get(m))
         rows.append({"task": t, "partner": partner, "fraction": float(f), "metric": m, "arm": arm,
                      "shared": sorted(SHARED_FACTORS.get(t, set()) & SHARED_FACTORS.get(partner, set())),
                      "expected_share": expected_share(t, partner), **c})
-    for r in rows:       # a partner that shares none of the target's factors is its negative control
+    for r in rows:       # a partner sharing none of the target's factors is its negative control (the first such)
         ctrl = next((x for x in rows if x["task"] == r["task"] and x["fraction"] == r["fraction"]
-                     and x["expected_share"] == 0 and x is not r), None)
-        if ctrl is not None and r["expected_share"] != 0:
-            t, m = r["task"], r["metric"]
-            r["vs_control"] = {"partner": ctrl["partner"], **with_rows(
-                compare(values(results, ctrl["arm"], score(t, m)), values(results, r["arm"], score(t, m))),
-                results, ctrl["arm"], r["arm"], t, m)}
+                     and x["expected_share"] == 0), None) if r["expected_share"] != 0 else None
+        if ctrl is not None:
+            r["vs_control"] = {"partner": ctrl["partner"],
+                               **arm_vs_arm(results, ctrl["arm"], r["arm"], r["task"], r["metric"])}
     pts = [(r["expected_share"], r["delta"]["mean"]) for r in rows
            if r["expected_share"] is not None and np.isfinite(r["delta"]["mean"])]
     rho = float(stats.spearmanr(*zip(*pts))[0]) if len(pts) >= 3 and len({p[0] for p in pts}) > 1 else math.nan
@@ -236,8 +240,8 @@ def pair_rows(results: dict) -> dict:
 def compare_runs(base: dict, base_arm: str, other: dict, other_arm: str, task: str) -> dict:
     """``other_arm`` of one study's results minus ``base_arm`` of another's on ``task``, seeds paired and test rows
     bootstrapped — e.g. a three-task arm against its control run (two presets, one question). Both studies must
-    score the same rows: the same world, data and eval settings, else an ``InputError``."""
-    for key in ("world", "data", "eval", "zero_shot"):
+    score the same rows: the same world, data, templates, eval and zero-shot settings, else an ``InputError``."""
+    for key in ("world", "data", "templates", "eval", "zero_shot"):
         if base["config"].get(key) != other["config"].get(key):
             raise InputError(f"the two studies differ in `{key}`, so their test rows are not the same rows",
                              hint="compare arms of studies with one world, data and eval block")
@@ -248,9 +252,14 @@ def compare_runs(base: dict, base_arm: str, other: dict, other_arm: str, task: s
         if not any(c["arm"] == f"{name}/{arm}" and task in c["scores"] for c in merged["cells"]):
             raise InputError(f"no cell of arm {arm!r} scored {task!r} in the {name} study")
     m = metric_of(merged, task)
-    a, b = f"base/{base_arm}", f"other/{other_arm}"
-    return {"task": task, "metric": m, **with_rows(compare(values(merged, a, score(task, m)),
-                                                         values(merged, b, score(task, m))), merged, a, b, task, m)}
+    return {"task": task, "metric": m, **arm_vs_arm(merged, f"base/{base_arm}", f"other/{other_arm}", task, m)}
+
+
+def compare_line(r: dict, base_arm: str, other_arm: str) -> str:
+    """One line for a ``compare_runs`` result (``seq2gen evaluate compare``)."""
+    return (f"{r['task']} ({r['metric']}): {other_arm} {fmt(r['other'])} vs {base_arm} {fmt(r['base'])}, "
+            f"Δ {fmt(r['delta'], True)} (seeds {_ci(r['ci'])}, rows {_ci((r.get('rows') or {}).get('ci'))}; "
+            f"{r['delta']['n']} seeds) → {r['verdict']}")
 
 
 def scarcity_rows(results: dict) -> list[dict]:
