@@ -168,19 +168,22 @@ def test_summary_verdicts_and_report_files(tmp_path):
 
 
 def test_pairs_against_the_control_pair(tmp_path, monkeypatch):
-    """A partner sharing none of the target's factors is the control: every other pair is also compared with it
-    (seed and row intervals), in the summary and the report; without such a partner nothing changes."""
-    monkeypatch.setattr(R, "SHARED_FACTORS", {"a": {"x"}, "b": {"x"}, "c": {"y"}})
+    """A partner sharing none of the target's factors is the control (the first such, by name): every other pair —
+    a second share-0 partner too — is also compared with it (seed and row intervals), in the summary and the
+    report; without such a partner nothing changes."""
+    monkeypatch.setattr(R, "SHARED_FACTORS", {"a": {"x"}, "b": {"x"}, "c": {"y"}, "d": {"z"}})
     res = synthetic_results()
     y = np.arange(400) % 2
-    for s in res["config"]["seeds"]:                 # the control pair sits between single (2.0) and a + b (0.8)
+    for s in res["config"]["seeds"]:                 # the control pairs sit between single (2.0) and a + b (0.8)
         noise = np.random.default_rng(100 + s).normal(size=400)
-        res["cells"].append({"arm": "pair:a@0.1+c", "seed": s, "examples_per_step": 8, "calibration": {},
-                             "zero_shot": {}, "train_rows": 40,
-                             "scores": {"a": {"family": "classification", "auroc": 0.4 + 0.02 * s}},
-                             "rows": {"a": {"target": y.tolist(), "prediction": (y + 1.4 * noise).tolist()}}})
+        res["cells"] += [{"arm": f"pair:a@0.1+{p}", "seed": s, "examples_per_step": 8, "calibration": {},
+                          "zero_shot": {}, "train_rows": 40,
+                          "scores": {"a": {"family": "classification", "auroc": 0.4 + 0.02 * s}},
+                          "rows": {"a": {"target": y.tolist(), "prediction": (y + 1.4 * noise).tolist()}}}
+                         for p in "cd"]
     rows = {r["partner"]: r for r in R.summarize(res)["pairs"]["rows"]}
     assert rows["c"]["expected_share"] == 0 and "vs_control" not in rows["c"]
+    assert rows["d"]["vs_control"]["partner"] == "c" and rows["d"]["vs_control"]["delta"]["mean"] == 0
     vc = rows["b"]["vs_control"]
     assert vc["partner"] == "c" and vc["delta"]["mean"] == pytest.approx(0.08)
     assert vc["rows"]["ci"][0] > 0 and vc["verdict"] == "positive"

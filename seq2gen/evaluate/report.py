@@ -225,10 +225,10 @@ def pair_rows(results: dict) -> dict:
         rows.append({"task": t, "partner": partner, "fraction": float(f), "metric": m, "arm": arm,
                      "shared": sorted(SHARED_FACTORS.get(t, set()) & SHARED_FACTORS.get(partner, set())),
                      "expected_share": expected_share(t, partner), **c})
-    for r in rows:       # a partner sharing none of the target's factors is its negative control (the first such)
-        ctrl = next((x for x in rows if x["task"] == r["task"] and x["fraction"] == r["fraction"]
-                     and x["expected_share"] == 0), None) if r["expected_share"] != 0 else None
-        if ctrl is not None:
+    for r in rows:       # a partner sharing none of the target's factors is its negative control (the first such;
+        ctrl = next((x for x in rows if x["task"] == r["task"] and x["fraction"] == r["fraction"]   # a second one
+                     and x["expected_share"] == 0), None)                                           # is compared)
+        if ctrl is not None and ctrl is not r:
             r["vs_control"] = {"partner": ctrl["partner"],
                                **arm_vs_arm(results, ctrl["arm"], r["arm"], r["task"], r["metric"])}
     pts = [(r["expected_share"], r["delta"]["mean"]) for r in rows
@@ -660,7 +660,7 @@ def plot_scarcity(summary: dict, path: Path) -> None:
 def _vs_control(r: dict) -> list[str]:
     c = r.get("vs_control")
     if not c:
-        return ["control" if r["expected_share"] == 0 else "–", ""]
+        return ["control" if r["expected_share"] == 0 else "–", ""]     # the target's first share-0 partner
     return [f"{fmt(c['delta'], True)} {_ci(c['ci'])} {_ci((c.get('rows') or {}).get('ci'))}",
             say("joint_vs_single", c)]
 
