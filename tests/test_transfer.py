@@ -231,6 +231,7 @@ COMMITTED = {   # folder under docs/results → the figures its report has data 
     "chromatin_pairs": {"pairs"},                               # the chromatin row, the same shape
     "chromatin_tf": set(),                                      # one scarce joint arm: a table, no figure
     "chromatin_control3": set(),                                # its control: two tasks without the TF pair
+    "expression_tf": set(),                                     # expression's row, chromatin_tf's shape
     "companion_zeroshot": {"matrix"},                           # full arms only: no scarcity, curves or pairs
     "companion_zeroshot_chromatin": {"matrix", "calibration"},  # + chromatin: a value-token task
     "transfer_cpu": {"matrix", "curves", "calibration", "scarcity", "pairs"},
@@ -286,6 +287,9 @@ def test_committed_reports_rebuild(folder, tmp_path):
         control = json.loads((path.parents[1] / "chromatin_control3/results.json").read_text())
         vs = R.compare_runs(control, "joint:chromatin@0.1", results, "joint:chromatin@0.1", "chromatin")
         assert vs["verdict"] == "positive" and vs["rows"]["ci"][0] > 0      # the TF pair, not two more tasks
+    if folder == "expression_tf":                                # expression at 10 %: the TF pair is not enough
+        (sc,) = results["summary"]["scarcity"]
+        assert sc["task"] == "expression" and sc["joint_vs_single"]["verdict"] == "unclear"
 
 
 # ---------------------------------------------------------------------------------------------- config
