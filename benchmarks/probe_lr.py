@@ -14,8 +14,12 @@ Tissue-conditioned tasks (docs/training.md, "Follow-up probes"): ``--tissue live
     python benchmarks/probe_lr.py --root runs/quickstart --task tf_binding --lr 3e-4 --beta2 0.95 --threads 2 \
         --test-rows 400 --steps 900 --first-tissue liver --first-steps 400
 
+Answers that name the tissue (docs/training.md, "Answers that name the tissue"): ``--answer-format yes | tissue``
+trains and scores either tf_binding format from either build; ``--aux-profile 0.5 --holdout-tissue brain`` adds the
+companion and scores the held-out tissue zero-shot against the seen tissues' average.
+
 ``--root`` is a folder with ``tokenizer/`` and ``datasets/<task>/`` (what `seq2gen quickstart` leaves); the task
-must have a ``<yes>``/``<no>`` answer.
+must have a ``<yes>``/``<no>`` answer (or tf_binding's ``<tissue:…>``/``<no>``).
 """
 from __future__ import annotations
 
@@ -50,6 +54,13 @@ def main(argv=None) -> None:
                          "the tissue token → the tissues that bind the site, or <no>; from world/peaks.bed)")
     ap.add_argument("--profile-format", default="set", choices=["set", "single"],
                     help="set: the sorted tissue tokens in one answer; single: one bound tissue drawn per row")
+    ap.add_argument("--holdout-tissue", default=None,
+                    help="drop this tissue's rows from training (not the profile rows); also score its test rows "
+                         "(zero-shot) against the average of the seen tissues' prompts on the same DNA")
+    ap.add_argument("--answer-format", default=None, choices=["yes", "tissue"],
+                    help="tissue (the shipped tf_binding): a bound row answers its prompt's tissue token, scored as "
+                         "P(<tissue:t>) − P(<no>) with t the row's tissue; yes: <yes> (tf_binding before 2026-12-07); "
+                         "default: the datasets' own")
     args = ap.parse_args(argv)
     from datasets import load_from_disk
     from sklearn.metrics import roc_auc_score
@@ -65,8 +76,13 @@ def main(argv=None) -> None:
     train, test = ds["train"], ds["test"]
     if args.tissue:          # the trainer's own row selection (curriculum_rows), here for the whole run
         train, test = (d.select(curriculum_rows({"t": d}, [args.tissue])["t"]) for d in (train, test))
+    held = None
+    if args.holdout_tissue:
+        train = train.filter(lambda t: t != args.holdout_tissue, input_columns="tissue")
+        held = test.filter(lambda t: t == args.holdout_tissue, input_columns="tissue")
+        test = test.filter(lambda t: t != args.holdout_tissue, input_columns="tissue")
     if args.test_rows:
-        test = test.select(range(min(args.test_rows, len(test))))
+        test, held = (d.select(range(min(args.test_rows, len(d)))) if d is not None else None for d in (test, held))
     first = curriculum_rows({"t": train}, [args.first_tissue])["t"] if args.first_tissue else None
     if args.gate_scale is not None:
         import seq2gen.model.stem as stem_mod
@@ -79,7 +95,12 @@ def main(argv=None) -> None:
     opt = torch.optim.AdamW([{"params": rest, "mult": 1.0}, {"params": stem, "mult": args.stem_lr_mult}],
                             lr=args.lr, weight_decay=0.01, betas=(0.9, args.beta2))
     yes, no = tok.token_ids(["<yes>", "<no>"])
-    truth = [a == "<yes>" for a in test["answer"]]
+    built = "tissue" if any(a.startswith("<tissue:") for a in test["answer"]) else "yes"
+    fmt = args.answer_format or built
+    if fmt != built:                 # either format from either build: a bound row's first label becomes <yes> or
+        train = train.map(lambda r: {"labels": [(yes if fmt == "yes" else r["input_ids"][1]) if i == 0 and t != no
+                                                else t for i, t in enumerate(r["labels"])]})   # its prompt's tissue
+    truth = [a != "<no>" for a in test["answer"]]
     rng = np.random.default_rng(0)
 
     def batch(rows):
@@ -88,27 +109,41 @@ def main(argv=None) -> None:
     profile = binding_profiles(args.root, train, tok, args.profile_format) if args.aux_profile else None
     n_aux = int(round(args.batch_size * args.aux_profile))
 
+    def first_logits(ids: list[list[int]]) -> torch.Tensor:
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(ids), 64):
+                b = collate([{"input_ids": r, "labels": [0]} for r in ids[i:i + 64]])
+                start = torch.zeros(len(b["input_ids"]), 1, dtype=torch.long)
+                out.append(model(input_ids=b["input_ids"], attention_mask=b["attention_mask"],
+                                 decoder_input_ids=start).logits[:, 0])
+        return torch.cat(out)
+
+    def score(ids: list[list[int]]) -> np.ndarray:
+        """P(positive) − P(<no>) at the first answer position; positive = <yes> or the row's tissue token."""
+        lg = first_logits(ids)
+        pos = torch.tensor([r[1] for r in ids]) if fmt == "tissue" else torch.full((len(ids),), yes)
+        return (lg[torch.arange(len(ids)), pos] - lg[:, no]).numpy()
+
+    seen_tissues = sorted(set(test["tissue"]))
+
     def auroc() -> float:
         model.eval()
-        scores, derived = [], []
-        with torch.no_grad():
-            for i in range(0, len(test), 64):
-                b = batch(test[i:i + 64])
-                start = torch.zeros(len(b["input_ids"]), 1, dtype=torch.long)
-                logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"],
-                               decoder_input_ids=start).logits[:, 0]
-                scores += (logits[:, yes] - logits[:, no]).tolist()
-                if profile is not None:     # the profile answer's first token: P(<tissue:t>) − P(<no>)
-                    ids = [r[:1] + r[2:] for r in b["input_ids"].tolist()]
-                    pb = collate([{"input_ids": [i for i in r if i != tok.pad_token_id], "labels": [0]} for r in ids])
-                    pl = model(input_ids=pb["input_ids"], attention_mask=pb["attention_mask"],
-                               decoder_input_ids=start).logits[:, 0]
-                    tis = torch.tensor([r[1] for r in b["input_ids"].tolist()])
-                    derived += (pl[torch.arange(len(tis)), tis] - pl[:, no]).tolist()
-        model.train()
-        if profile is not None:
+        ids = [list(r) for r in test["input_ids"]]
+        if profile is not None:     # the profile answer's first token: P(<tissue:t>) − P(<no>)
+            lg = first_logits([r[:1] + r[2:] for r in ids])
+            derived = (lg[torch.arange(len(ids)), torch.tensor([r[1] for r in ids])] - lg[:, no]).numpy()
             print(f"  profile-derived AUROC {roc_auc_score(truth, derived):.3f}", flush=True)
-        return roc_auc_score(truth, scores)
+        if held is not None:        # zero-shot: the held-out tissue's prompts vs the seen tissues' average
+            hids = [list(r) for r in held["input_ids"]]
+            htruth = [a != "<no>" for a in held["answer"]]
+            avg = np.mean([score([r[:1] + tok.token_ids([f"<tissue:{t}>"]) + r[2:] for r in hids])
+                           for t in seen_tissues], axis=0)
+            print(f"  held-out {args.holdout_tissue}: AUROC {roc_auc_score(htruth, score(hids)):.3f}, "
+                  f"seen-tissue average {roc_auc_score(htruth, avg):.3f}", flush=True)
+        out = roc_auc_score(truth, score(ids))
+        model.train()
+        return out
 
     t0 = time.time()
     for step in range(1, args.steps + 1):

@@ -107,7 +107,9 @@ def _add_info_routes(app: FastAPI, model, limits: Limits) -> None:
     def tasks() -> dict:
         out = []
         for t in model.registry:
-            g = model.grammar(t.name).spec
+            # a choice naming the prompt's tissue ({tissue}) resolves per prompt: shown as declared
+            named = "{tissue}" in t.answer_grammar.get("tokens", ())
+            g = dict(t.answer_grammar) if named else model.grammar(t.name).spec
             out.append({"name": t.name, "family": t.family, "description": t.description.strip(),
                         "prompt": t.prompt, "answer_grammar": g,
                         "window": {"length": t.window.length, "anchor_offset": t.window.before,

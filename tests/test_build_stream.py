@@ -5,7 +5,9 @@ build before streaming (commit f5f34b7, every split held in memory): per split, 
 its columns in row order; then of the task's build stats (seconds aside) and of ``quantizers.json`` (its edges
 rounded: ``quantizer_digest``). Any chunk size, and parallel workers, must reproduce them. Re-pinned when
 ``<task:tf_tissues>`` shifted the token ids of every group after the task tokens (2026-12-03): the rows decoded to
-token strings were checked identical before and after.
+token strings were checked identical before and after; and tf_binding's when its bound rows began to answer their
+prompt's tissue token instead of ``<yes>`` (2026-12-07): every other column of every split checked identical, and
+answer / labels / target equal to ``<tissue:t>`` exactly where the old target was ``<yes>``.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ EXPECTED = {                        # split digests train, validation, test, the
         "expression": "3a5757669cd7279b 6c5d741ae539fd6e 3b57679ef163b56a f22c5576d7bd0886",
         "promoter": "646cbca050c12730 39fa66b568ac3404 31e8546965792703 4c5badf9a42340b0",
         "span_corruption": "137518e11a116336 d7fbcfb7d960023f 28787dae7d67a2ef 2b8b66a5afc7178f",
-        "tf_binding": "3974da1cfe20f18d 123c2219eca79b1d 5e5832624ef3fefd dabd067ca44506a2",
+        "tf_binding": "a9e211145e74bec0 0add53e433b68b4a c07b140dbf4d2778 09e21a6411dbc95a",
         "tf_tissues": "52bdb9e9a2bca501 35ff4c41d67ac8db 94bb83badb9f3cef 5d97b7671661abeb",
         "variant_effect": "cbc4079ab2072fab b4a5fee550b053db cf700f30bece352a 68d08b6509914edc",
     },
@@ -48,7 +50,7 @@ EXPECTED = {                        # split digests train, validation, test, the
         "expression": "494b95d5d6620afc 385edace61b9cdb6 b9380f9f578c3274 ee391a4a2045993b",
         "promoter": "646cbca050c12730 39fa66b568ac3404 31e8546965792703 4c5badf9a42340b0",
         "span_corruption": "ea2503209edff3bd 4e0d9a7e6bfd323c f98cdd97839353b5 e66e1567fa033c83",
-        "tf_binding": "a3ff710889f04fc3 5aaa69e7e70da862 9e24704dd405e11d 37481a885db4c6ae",
+        "tf_binding": "8fd8ae4f4f3ab3dd d36c7f21527dc06e f65c024c0567ac55 464f1c48f538c919",
         "tf_tissues": "93c411a77d5a5ebe 35ff4c41d67ac8db 94bb83badb9f3cef d6e47d7015a4cb06",
         "variant_effect": "44c1c50aea3a12bf 9fc735fb01c8fee3 ea52c69d08c06481 30d4f9dda5d8e933",
     },

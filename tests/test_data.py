@@ -171,9 +171,12 @@ def test_labels_agree_with_world_files(built, world):
             assert inside == (lab == "<exon>")
     tf = data["tf_binding"]["validation"].to_pandas()
     bound = set(zip(world.peaks["chrom"], (world.peaks["start"] + world.peaks["end"]) // 2, world.peaks["tissue"]))
+    assert set(tf["target"]) == {"<no>"} | {f"<tissue:{t}>" for t in tf["tissue"]}   # the answer names the tissue
     for _, r in tf.iterrows():
         hits = [(r["chrom"], c, r["tissue"]) in bound for c in range(r["start"], r["end"])]
-        if r["target"] == "<yes>":
+        own = f"<tissue:{r['tissue']}>"
+        assert r["target"] in ("<no>", own) and r["prompt"].split()[1] == own
+        if r["target"] != "<no>":
             assert any(hits)
     expr = data["expression"]["train"].to_pandas()
     table = world.expression

@@ -35,14 +35,17 @@ def region_of(row) -> str:
     return f"{row['chrom']}:{row['start'] + 1}-{row['end']}:{row['strand']}"
 
 
-def conforms(spec: dict, answer: str) -> bool:
+def conforms(spec: dict, answer: str, prompt: str = "") -> bool:
     """An oracle independent of ``parse_answer`` (the parser under test): does ``answer`` have the grammar's shape?
-    Regular expressions over the token string, plus the numeric limits a regex cannot state."""
+    Regular expressions over the token string, plus the numeric limits a regex cannot state; a ``{tissue}`` choice
+    is the prompt's own tissue token."""
     import re
     toks = [t for t in answer.split() if t != "</s>"]
     kind = spec["type"]
     if kind == "choice":
-        return len(toks) == 1 and toks[0] in spec["tokens"]
+        tissue = re.search(r"<tissue:[^>]+>", prompt)
+        return len(toks) == 1 and toks[0] in [tissue.group(0) if t == "{tissue}" and tissue else t
+                                              for t in spec["tokens"]]
     if kind == "values":
         return (len(toks) == spec.get("count", 1) and all(re.fullmatch(r"<val:\d{3}>", t) for t in toks)
                 and all(int(t[5:8]) < spec.get("n_bins", 1000) for t in toks))
@@ -65,6 +68,9 @@ def test_oracle_rejects_what_the_grammars_forbid():
     """The oracle can fail: one wrong answer per grammar type."""
     assert conforms({"type": "choice", "tokens": ["<yes>", "<no>"]}, "<no>")
     assert not conforms({"type": "choice", "tokens": ["<yes>", "<no>"]}, "<yes> <no>")
+    named = {"type": "choice", "tokens": ["{tissue}", "<no>"]}
+    prompt = "<task:tf_binding> <tissue:liver> <dna> A </dna>"
+    assert conforms(named, "<tissue:liver>", prompt) and not conforms(named, "<tissue:heart>", prompt)
     assert not conforms({"type": "values", "count": 1, "n_bins": 128}, "<val:128>")
     assert not conforms({"type": "values", "count": 2, "n_bins": 128}, "<val:001>")
     spans = {"type": "spans", "labels": ["<exon>", "<intron>"], "max_spans": 2}
@@ -134,7 +140,7 @@ def test_constrained_decoding_never_unparseable(fx, m, tokenizer):
                                                 else {})}, p.answer, tokenizer.vocab.off_resolution)
                 assert parsed == p.parsed
                 assert conforms({**g, **({"n_bins": m.quantizers[p.task].n_bins} if p.task in m.quantizers
-                                         else {})}, p.answer), (p.task, p.answer)
+                                         else {})}, p.answer, prompt), (p.task, p.answer)
                 if p.task == "annotate":
                     n_bases = len(prompt.split("<dna>")[1].replace("</dna>", "").replace(" ", ""))
                     assert all(b <= n_bases + tokenizer.vocab.off_resolution for _, _, b in parsed)
@@ -256,6 +262,27 @@ def test_helpers_build_the_pipelines_prompts(fx, m, monkeypatch):
             assert sent and sent[0].tolist() == r["input_ids"], (task, r["prompt"][:80])
         cases.append((task, strands))
     assert any("-" in s for _, s in cases)           # minus-strand windows were among the compared rows
+
+
+def test_a_choice_naming_the_prompt_tissue(fx, m):
+    """tf_binding answers its prompt's tissue token or <no>: the decoder offers exactly those two per prompt, the
+    probabilities are keyed by them, and evaluation scores P(own tissue) against targets naming the tissue."""
+    from seq2gen.evaluate.run import evaluate_task
+    rows = fx["data"]["tf_binding"]["validation"]
+    rows = rows.select([i for i, t in enumerate(rows["target"]) if t != "<no>"][:4] + list(range(4)))
+    preds = m.predict(rows["prompt"])
+    for p, prompt in zip(preds, rows["prompt"]):
+        own = prompt.split()[1]
+        assert list(p.probs) == [own, "<no>"] and p.answer in (own, "<no>")
+        assert sum(p.probs.values()) == pytest.approx(1.0, abs=1e-5)
+    with pytest.raises(InputError, match="expected a tissue token"):
+        m.predict("<task:tf_binding> <dna> ACGT </dna>")
+    with pytest.raises(InputError, match="prompt's tissue token"):
+        m.grammar("tf_binding")
+    _, arrays = evaluate_task(m, m.registry.get("tf_binding"), rows)
+    assert arrays["target"].tolist() == [int(t != "<no>") for t in rows["target"]] and arrays["target"].sum() >= 4
+    assert arrays["prediction"] == pytest.approx([p.probs[r.split()[1]] for p, r in zip(preds, rows["prompt"])],
+                                                 abs=1e-5)
 
 
 def test_expression_with_dna_and_positions(fx, m):

@@ -56,11 +56,11 @@ def test_ism_equals_one_at_a_time_predictions(models, preset):
             prompt = (f"<task:expression> <tissue:liver> <chr:1> <bin:0000> <dna> {_mutate(DNA, i, b)} </dna>")
             expected = m.predict(prompt).value.expected[0]
             assert r.scores[i, "ACGT".index(b)] == pytest.approx(expected, abs=1e-5)
-    # choice task: log p(<yes>) from the restricted softmax, as predict reports it
+    # choice task: log p(<tissue:heart>) ("bound in heart") from the restricted softmax, as predict reports it
     dna = DNA[:256]
     r = m.ism(f"<task:tf_binding> <tissue:heart> <dna> {dna} </dna>", positions=[100])
     for b in "ACGT":
-        p = m.predict(f"<task:tf_binding> <tissue:heart> <dna> {_mutate(dna, 100, b)} </dna>").probs["<yes>"]
+        p = m.predict(f"<task:tf_binding> <tissue:heart> <dna> {_mutate(dna, 100, b)} </dna>").probs["<tissue:heart>"]
         assert r.scores[100, "ACGT".index(b)] == pytest.approx(np.log(p), abs=1e-5)
 
 

@@ -308,6 +308,33 @@ def test_every_preset_loads():
         T.load_transfer_config("companion", {"train": {"micro_batch_size": 8, "global_batch_size": 32}})
 
 
+def test_a_cell_key_follows_its_tasks_templates(tmp_path):
+    """Editing a task's template (tf_binding's answer format once changed) re-keys the cells that train on it, and
+    only those: a cached cell must not stand for another template."""
+    from seq2gen.tasks import DEFAULT_TEMPLATES_DIR
+    folder = tmp_path / "templates"
+    shutil.copytree(DEFAULT_TEMPLATES_DIR, folder)
+    cfg = T.load_transfer_config("tiny", {"templates": str(folder)})
+    cells = {c.arm: c for c in T.plan(cfg) if c.seed == 0}
+    before = {a: T.cell_key(cfg, c) for a, c in cells.items()}
+    path = folder / "promoter.yaml"
+    path.write_text(path.read_text().replace("ratio: 1.0", "ratio: 0.5"))
+    after = {a: T.cell_key(cfg, c) for a, c in cells.items()}
+    changed = {a for a in cells if before[a] != after[a]}
+    assert changed == {a for a, c in cells.items() if "promoter" in c.tasks} and "single:expression" not in changed
+
+
+def test_swapped_tissue_keeps_a_named_label():
+    """The zero-shot baseline asks the same rows in the seen tissues: a target naming the held-out tissue
+    (tf_binding's <tissue:brain>) must name the swapped-in one, or every row would read as unbound."""
+    from seq2gen.vocab import build_tokenizer
+    tok = build_tokenizer(mode="char")
+    ids = tok.ids_of(["<task:tf_binding>", "<tissue:brain>", "<dna>", "A", "</dna>"])
+    out = T.swap_tissue({"input_ids": [ids, ids], "target": ["<tissue:brain>", "<no>"]}, tok, "brain", "liver")
+    assert out["target"] == ["<tissue:liver>", "<no>"]
+    assert tok.convert_ids_to_tokens(out["input_ids"][0].tolist())[1] == "<tissue:liver>"
+
+
 def test_config_checks():
     cfg = T.load_transfer_config("tiny")
     assert cfg.loto == ["expression"] and cfg.pretrain_steps == 1

@@ -39,7 +39,7 @@ from typing import Optional
 from seq2gen.errors import InputError
 from seq2gen.evaluate.gue_report import BASELINES
 from seq2gen.evaluate.study import (TRAIN_DEFAULTS, Cell, cell_hash, check_study_keys, device, load_cell,
-                                   read_study_config, resolved_preset, run_cells)
+                                   read_study_config, resolved_preset, resolved_templates, run_cells)
 from seq2gen.resources import data_root
 
 log = logging.getLogger(__name__)
@@ -199,6 +199,8 @@ def cell_key(cfg: GueStudyConfig, cell: Cell) -> str:
         shared.update(model=spec, train=cfg.train_dict(), preset=resolved_preset(spec["preset"]))
     if kind in ("world", "joint+world"):
         shared["world_pretrain"] = cfg.world_pretrain
+        shared["world_templates"] = resolved_templates(None, cfg.world_pretrain.get("tasks", ()))
+    shared["task_templates"] = resolved_templates(_repo_path(cfg.templates), cell.tasks)
     return cell_hash(shared, cell, cfg.pretrain)
 
 

@@ -3,8 +3,9 @@
 The datasets are the ones ``seq2gen.data.build_datasets`` writes (columns ``task, input_ids, target, start, end, rc``
 …), so the quickstart, the transfer protocol and ``seq2gen evaluate`` all score the same way:
 
-* classification: probability of the positive label (``<yes>`` when the grammar has it, else the last token) or the
-  (n, C) probability matrix for more than two labels → MCC / AUROC / AUPRC / accuracy;
+* classification: probability of the positive label (``<yes>`` or the row's own tissue token ``{tissue}`` when the
+  grammar has it, else the last token) or the (n, C) probability matrix for more than two labels → MCC / AUROC /
+  AUPRC / accuracy;
 * regression and variant: the expected value of the value-token distribution (one teacher-forced pass);
 * track: the expected value per bin; annotation: the constrained-decoded spans in bases.
 
@@ -22,8 +23,9 @@ SKIP_FAMILIES = ("pretrain",)
 
 
 def positive_label(tokens: list[str]) -> str:
-    """The label whose probability is the binary score: ``<yes>`` if offered, else the last token (label 1)."""
-    return "<yes>" if "<yes>" in tokens else tokens[-1]
+    """The label whose probability is the binary score: ``<yes>`` or ``{tissue}`` (the prompt's tissue: "bound in
+    liver") if offered, else the last token (label 1)."""
+    return next((t for t in ("<yes>", "{tissue}") if t in tokens), tokens[-1])
 
 
 def sample_rows(split, max_examples: int | None, seed: int = 0) -> np.ndarray:
@@ -44,10 +46,10 @@ def evaluate_task(m, task, rows, batch_size: int | None = None) -> tuple[dict, d
     fam = task.family
     if fam == "classification":
         labels = list(task.answer_grammar["tokens"])
-        probs = np.asarray([[p.probs[t] for t in labels] for p in preds])
+        probs = np.asarray([list(p.probs.values()) for p in preds])     # grammar order ({tissue} resolved per row)
         if len(labels) == 2:
             pos = labels.index(positive_label(labels))
-            y = np.asarray([t == labels[pos] for t in targets], dtype=int)
+            y = np.asarray([t == list(p.probs)[pos] for t, p in zip(targets, preds)], dtype=int)
             score = probs[:, pos]
         else:
             y = np.asarray([labels.index(t) for t in targets])

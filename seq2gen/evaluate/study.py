@@ -95,6 +95,14 @@ def resolved_preset(preset) -> dict:
     return load_preset(preset)
 
 
+def resolved_templates(folder, tasks) -> dict:
+    """The templates of ``tasks`` in ``folder`` (None: the repository's) as data: cached cells must not survive an
+    edit of a task's template (tf_binding's answer format changed once) any more than an edit of the preset."""
+    from seq2gen.tasks import DEFAULT_TEMPLATES_DIR, TaskRegistry
+    reg = TaskRegistry.from_dir(folder or DEFAULT_TEMPLATES_DIR)
+    return {t: reg.get(t).to_dict() for t in tasks if t in reg.names}
+
+
 def cell_hash(shared: dict, cell, pretrain: dict | None = None) -> str:
     """Short stable hash of a cell (a dataclass) and the configuration it depends on; ``pretrain`` (the stage's
     config) counts only for cells with pre-training steps."""

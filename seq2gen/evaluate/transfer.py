@@ -34,7 +34,7 @@ from seq2gen.evaluate import metrics as M
 from seq2gen.evaluate.run import HEADLINE, evaluate_model, evaluate_task, sample_rows
 from seq2gen.evaluate.study import (DEFAULT_SCARCE_ARMS, FULL_ARMS, SCARCE_ARMS, TRAIN_DEFAULTS, Cell, cell_hash,
                                    check_study_keys, device, load_cell, parse_scarce, read_study_config,
-                                   resolved_preset, run_cells, scarce_arm)
+                                   resolved_preset, resolved_templates, run_cells, scarce_arm)
 
 log = logging.getLogger(__name__)
 #: train config keys the protocol sets per cell
@@ -198,6 +198,7 @@ def cell_key(cfg: TransferConfig, cell: Cell) -> str:
         shared["rows"] = True                 # the cell keeps its per-row test predictions
     shared["train"] = cfg.train_dict()
     shared["preset"] = resolved_preset(shared["train"]["model"])
+    shared["task_templates"] = resolved_templates(cfg.templates, cell.tasks)
     return cell_hash(shared, cell, cfg.pretrain)
 
 
@@ -287,11 +288,12 @@ def calibration(target, prediction, n_bins: int = CALIBRATION_BINS) -> dict:
 
 
 def swap_tissue(rows, tokenizer, old: str, new: str) -> dict:
-    """The rows' prompts with the tissue token ``old`` replaced by ``new`` (what ``evaluate_task`` reads)."""
+    """The rows' prompts with the tissue token ``old`` replaced by ``new`` (what ``evaluate_task`` reads); a target
+    naming ``old`` (tf_binding's "bound in brain") names ``new``, so each row keeps its label."""
     voc = tokenizer.vocab
-    a, b = (tokenizer.token_to_id[voc.tissue_token(t)] for t in (old, new))
+    (ta, a), (tb, b) = ((voc.tissue_token(t), tokenizer.token_to_id[voc.tissue_token(t)]) for t in (old, new))
     ids = [np.where(np.asarray(r) == a, b, np.asarray(r)) for r in rows["input_ids"]]
-    return {"input_ids": ids, "target": rows["target"]}
+    return {"input_ids": ids, "target": [tb if t == ta else t for t in rows["target"]]}
 
 
 def zero_shot_scores(m, env: Env, task_name: str) -> dict:

@@ -23,6 +23,7 @@ from seq2gen.infer import engine
 from seq2gen.infer.grammar import AnswerGrammar
 from seq2gen.infer.explain import ExplainMethods
 from seq2gen.infer.helpers import TypedHelpers
+from seq2gen.tasks.render import PROMPT_TISSUE
 
 log = logging.getLogger(__name__)
 META_FILE = "seq2gen_infer.json"
@@ -85,6 +86,7 @@ class Seq2Gen(TypedHelpers, ExplainMethods):
                 nt[i] = len(t)
         self._bases_per_id = nt
         self._sentinel_ids = np.asarray(tokenizer.ids_of(self.vocab.groups["sentinels"]))
+        self._tissue_ids = np.asarray(tokenizer.ids_of(self.vocab.groups["tissues"]))
         for t in registry:
             if t.quantizer is not None and t.name not in quantizers:
                 raise InputError(f"task {t.name!r} needs a quantizer but quantizers.json has none for it",
@@ -149,11 +151,18 @@ class Seq2Gen(TypedHelpers, ExplainMethods):
         return self.model.device
 
     # ------------------------------------------------------------------ grammars
-    def grammar(self, task: str, max_offset: int | None = None, n_sentinels: int | None = None) -> AnswerGrammar:
-        key = (task, max_offset, n_sentinels)
+    def grammar(self, task: str, max_offset: int | None = None, n_sentinels: int | None = None,
+                tissue: str | None = None) -> AnswerGrammar:
+        """``tissue``: the prompt's tissue token, for a choice that names it (``{tissue}``: tf_binding)."""
+        key = (task, max_offset, n_sentinels, tissue)
         if key not in self._grammar_cache:
             t = self.registry.get(task)
             spec = dict(t.answer_grammar)
+            if PROMPT_TISSUE in spec.get("tokens", ()):
+                if tissue is None:
+                    raise InputError(f"task {task} answers with the prompt's tissue token, and this prompt has none",
+                                     hint="put a <tissue:…> token after the task token")
+                spec["tokens"] = [tissue if x == PROMPT_TISSUE else x for x in spec["tokens"]]
             q = self.quantizers.get(task)
             if spec["type"] == "values" and q is not None:
                 if spec.setdefault("n_bins", q.n_bins) != q.n_bins:
@@ -170,6 +179,9 @@ class Seq2Gen(TypedHelpers, ExplainMethods):
             return self.grammar(task, max_offset=min(max(snap(n_bases, self.vocab.off_resolution), 1), n_off))
         if kind == "sentinel_spans":
             return self.grammar(task, n_sentinels=int(np.isin(ids, self._sentinel_ids).sum()))
+        if kind == "choice" and PROMPT_TISSUE in self.registry.get(task).answer_grammar["tokens"]:
+            found = np.asarray(ids)[np.isin(ids, self._tissue_ids)]
+            return self.grammar(task, tissue=self.tokenizer.id_to_token[int(found[0])] if found.size else None)
         return self.grammar(task)
 
     def task_of(self, ids) -> str:

@@ -13,6 +13,10 @@ import numpy as np
 from seq2gen.errors import InputError
 from seq2gen.tasks import spans as span_corruption
 
+#: a label / choice item meaning *the prompt's own tissue token*: tf_binding answers ``<tissue:liver>`` ("bound in
+#: liver"), not ``<yes>``, so the answer names what it asserts, in the token its companion tf_tissues also writes
+PROMPT_TISSUE = "{tissue}"
+
 
 def snap(x: int, resolution: int) -> int:
     """Nearest multiple index of ``x / resolution``, ties to even (RC-equivariant on even grids)."""
@@ -100,7 +104,8 @@ class Renderer:
     def _answer(self, rec: dict, corrupted) -> tuple[list[str], object]:
         placeholder, g = self.task.answer[0], self.task.answer_grammar
         if placeholder == "{label}":
-            answer, target = [rec["label"]], rec["label"]
+            label = self._tissue_token(rec["tissue"]) if rec["label"] == PROMPT_TISSUE else rec["label"]
+            answer, target = [label], label
         elif placeholder == "{value}":
             answer, target = self.q.tokens([rec["value"]]), float(rec["value"])
         elif placeholder == "{values}":
@@ -126,8 +131,9 @@ def parse_answer(grammar: dict, tokens: list[str] | str, resolution: int = 1):
     def bad(msg):
         raise InputError(f"answer {' '.join(toks)[:80]!r} does not match grammar {kind}: {msg}")
 
-    if kind == "choice":
-        if len(toks) != 1 or toks[0] not in grammar["tokens"]:
+    if kind == "choice":       # an unresolved {tissue} choice (no prompt at hand) accepts any tissue token
+        named = PROMPT_TISSUE in grammar["tokens"] and len(toks) == 1 and toks[0].startswith("<tissue:")
+        if not named and (len(toks) != 1 or toks[0] not in grammar["tokens"]):
             bad(f"expected one of {grammar['tokens']}")
         return toks[0]
     if kind == "values":

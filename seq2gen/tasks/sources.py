@@ -16,6 +16,7 @@ import pandas as pd
 
 from seq2gen.errors import InputError
 from seq2gen.tasks import seqtable
+from seq2gen.tasks.render import PROMPT_TISSUE
 from seq2gen.tasks.rows import candidate_frame as _frame
 from seq2gen.tasks.worlddata import WorldData, merge_intervals, overlaps
 from seq2gen.vocab.grammar import condition_key
@@ -56,6 +57,8 @@ class SourceType:
 
     def check_tokens(self, params, vocab, known, where, key) -> None:
         for t in self.labels(params):
+            if t == PROMPT_TISSUE:
+                continue
             try:
                 vocab.check_token(t, known)
             except InputError as exc:

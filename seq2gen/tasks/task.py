@@ -17,6 +17,7 @@ from pathlib import Path
 from seq2gen.errors import InputError
 from seq2gen.tasks.schema import (FAMILIES, QuantizerSpec, SourceSpec, Window, _fail, check_structure,  # noqa: F401
                                   parse_fields)
+from seq2gen.tasks.render import PROMPT_TISSUE
 from seq2gen.tasks.sources import TISSUES_CHOICE
 from seq2gen.utils.io import read_yaml_mapping
 
@@ -161,7 +162,7 @@ class Task:
         g = self.answer_grammar
         for key in ("tokens", "labels"):
             for i, t in enumerate(g.get(key, [])):
-                if key == "tokens" and t == TISSUES_CHOICE:
+                if key == "tokens" and t in (TISSUES_CHOICE, PROMPT_TISSUE):
                     continue
                 try:
                     vocab.check_token(t, known)
