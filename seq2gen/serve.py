@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from seq2gen.errors import InputError
+from seq2gen.tasks.render import PROMPT_TISSUE
 
 DNA_HELP = "DNA (ACGTN, any case; U read as T; IUPAC codes read as N)"
 
@@ -108,7 +109,7 @@ def _add_info_routes(app: FastAPI, model, limits: Limits) -> None:
         out = []
         for t in model.registry:
             # a choice naming the prompt's tissue ({tissue}) resolves per prompt: shown as declared
-            named = "{tissue}" in t.answer_grammar.get("tokens", ())
+            named = PROMPT_TISSUE in t.answer_grammar.get("tokens", ())
             g = dict(t.answer_grammar) if named else model.grammar(t.name).spec
             out.append({"name": t.name, "family": t.family, "description": t.description.strip(),
                         "prompt": t.prompt, "answer_grammar": g,

@@ -83,6 +83,8 @@ def test_unknown_task_did_you_mean(registry):
     (lambda d: d["answer_grammar"].update(tokens=["<yes>", "<no>", "<maybe>"]), "answer_grammar.tokens[2]",
      "unknown token"),
     (lambda d: d["source"][1].update(label="<nope>"), "source[1]", "not one of answer_grammar.tokens"),
+    (lambda d: d["answer_grammar"].update(tokens=["{tissue}", "<no>"]), "answer_grammar.tokens",
+     "add {tissue} to the prompt"),                    # the prompt's tissue as an answer needs one in the prompt
     (lambda d: d.update(metrics=["mcc", "aucroc"]), "metrics[1]", "did you mean auroc"),
     (lambda d: d.update(quantizer={"method": "quantile", "n_bins": 8}), "quantizer", "no values to quantize"),
     (lambda d: d.update(prompt=["<dna>", "{dna}", "</dna>"]), "prompt[0]", "must start with the task token"),

@@ -295,7 +295,7 @@ def check_structure(t, where) -> None:
         if t.window.length % n:
             _fail(where, "window.length", f"must be a multiple of the track's n_bins ({n})")
     if t.family == "classification":
-        if "{tissue}" in t.answer_grammar["tokens"] and not t.tissue_conditioned:
+        if "{tissue}" in t.answer_grammar["tokens"] and not t.tissue_conditioned:    # render.PROMPT_TISSUE
             _fail(where, "answer_grammar.tokens", "{tissue} answers the prompt's tissue token: add {tissue} to the "
                   "prompt")
         for i, s in enumerate(t.sources):
