@@ -234,6 +234,7 @@ COMMITTED = {   # folder under docs/results → the figures its report has data 
     "expression_tf": set(),                                     # expression's row, chromatin_tf's shape
     "companion_zeroshot": {"matrix"},                           # full arms only: no scarcity, curves or pairs
     "companion_zeroshot_chromatin": {"matrix", "calibration"},  # + chromatin: a value-token task
+    "companion_zeroshot_named": {"matrix"},                     # companion_zeroshot after tf_binding named its tissue
     "transfer_cpu": {"matrix", "curves", "calibration", "scarcity", "pairs"},
 }
 
@@ -265,6 +266,10 @@ def test_committed_reports_rebuild(folder, tmp_path):
         (z,) = results["summary"]["zero_shot"]
         assert (z["task"], z["tissue"], z["base"]["mean"] < 0.45) == ("tf_binding", "brain", True)
         assert z["vs_single"]["verdict"] == "negative" and "is below chance" in text
+    if folder == "companion_zeroshot_named":                     # the answer names the tissue: zero-shot transfers
+        (z,) = results["summary"]["zero_shot"]
+        assert z["verdict"] == "positive" and z["ci"][0] > 0 and z["rows"]["ci"][0] > 0
+        assert z["other"]["mean"] > 0.5 > z["base"]["mean"] and z["vs_single"]["verdict"] == "unclear"
     if folder == "companion_zeroshot_chromatin":                 # brain also in chromatin's prompts: still no zero-shot
         (z,) = results["summary"]["zero_shot"]
         assert z["verdict"] == z["vs_single"]["verdict"] == "unclear"
