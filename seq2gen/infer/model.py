@@ -171,7 +171,8 @@ class Seq2Gen(TypedHelpers, ExplainMethods):
         return self._grammar_cache[key]
 
     def _row_grammar(self, task: str, ids: np.ndarray) -> AnswerGrammar:
-        kind = self.registry.get(task).answer_grammar["type"]
+        spec = self.registry.get(task).answer_grammar
+        kind = spec["type"]
         if kind == "spans":
             from seq2gen.tasks import snap
             n_bases = int(self._bases_per_id[ids].sum())
@@ -179,7 +180,7 @@ class Seq2Gen(TypedHelpers, ExplainMethods):
             return self.grammar(task, max_offset=min(max(snap(n_bases, self.vocab.off_resolution), 1), n_off))
         if kind == "sentinel_spans":
             return self.grammar(task, n_sentinels=int(np.isin(ids, self._sentinel_ids).sum()))
-        if kind == "choice" and PROMPT_TISSUE in self.registry.get(task).answer_grammar["tokens"]:
+        if kind == "choice" and PROMPT_TISSUE in spec["tokens"]:
             found = np.asarray(ids)[np.isin(ids, self._tissue_ids)]
             return self.grammar(task, tissue=self.tokenizer.id_to_token[int(found[0])] if found.size else None)
         return self.grammar(task)
