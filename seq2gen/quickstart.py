@@ -84,11 +84,12 @@ def _train_config(cfg: dict) -> dict:
 def _train(out: Path, tok, ds: dict, cfg: dict, console) -> Path:
     from seq2gen.train import train
     tcfg = _train_config(cfg)
-    if int(tcfg.get("warmup_steps") or 0) >= int(tcfg["max_steps"]):      # a short run (--steps 20)
-        warmup = max(1, int(tcfg["max_steps"]) // 10)
-        console.print(f"[bold]4 training[/]: warmup_steps {tcfg['warmup_steps']} → {warmup} for a "
-                      f"{tcfg['max_steps']}-step run")
-        tcfg["warmup_steps"] = warmup
+    steps = int(tcfg["max_steps"])
+    for key, fits in (("warmup_steps", max(1, steps // 10)), ("curriculum_steps", steps // 2),
+                      ("hold_steps", steps // 2)):
+        if int(tcfg.get(key) or 0) >= steps:            # a short run (--steps 20) keeps a decay and a mixture stage
+            console.print(f"[bold]4 training[/]: {key} {tcfg[key]} → {fits} for a {steps}-step run")
+            tcfg[key] = fits
     data = out / "datasets"
     tcfg.update(out_dir=str(out / "train"), tokenizer=str(out / "tokenizer"), data=str(data), seed=cfg["seed"],
                 export_files=[str(data / "quantizers.json"), str(data / "tasks.json")])

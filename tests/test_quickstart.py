@@ -47,6 +47,10 @@ def test_every_stage_writes_its_outputs(run):
     rates = yaml.safe_load(open(used["train_path"]))["rates"]
     built = json.loads((out / "datasets" / "tasks.json").read_text())["tasks"]
     assert set(built) == set(rates) and set(ev["trained"]) == set(rates) - {"span_corruption"}
+    # the shipped TF-pair curriculum (1,500 steps) and its lr hold shrink to half of this 4-step run
+    train_rows = [json.loads(line) for line in (out / "train" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["stage"] for r in train_rows if r["type"] == "train"] == ["curriculum", "mixture"]
+    assert {k for r in train_rows[:1] for k in r if k.startswith("loss/")} <= {"loss/tf_binding", "loss/tf_tissues"}
     scores = pd.read_csv(out / "variant_scores.tsv", sep="\t")
     test_vcf = [line for line in (out / "variants_test.vcf").read_text().splitlines() if not line.startswith("#")]
     assert len(scores) == len(test_vcf) == result["variants"]["n"] > 0

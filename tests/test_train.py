@@ -47,6 +47,20 @@ def trained(env, tmp_path_factory):
 
 
 # --------------------------------------------------------------------------------------------- config
+def test_lr_schedule_warms_holds_then_decays(tmp_path):
+    """hold_steps keeps the peak lr after the warm-up; the cosine then spans only the steps that are left."""
+    from seq2gen.train.loop import lr_lambda
+    f = lr_lambda(cfg_for(tmp_path, max_steps=100, warmup_steps=10, hold_steps=40, schedule="cosine",
+                          min_lr_ratio=0.1))
+    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
+    assert [f(s) for s in (10, 30, 49, 50)] == [1.0] * 4
+    assert f(75) == pytest.approx(0.1 + 0.9 * 0.5) and f(99) == pytest.approx(0.1, abs=2e-3)
+    g = lr_lambda(cfg_for(tmp_path, max_steps=100, warmup_steps=10, schedule="cosine", min_lr_ratio=0.1))
+    assert g(30) < 1.0 and g(55) == pytest.approx(0.1 + 0.9 * 0.5)
+    with pytest.raises(InputError, match="warmup_steps \\+ hold_steps = 110 exceeds"):
+        cfg_for(tmp_path, max_steps=100, warmup_steps=10, hold_steps=100)
+
+
 def test_config_invariants(tmp_path):
     with pytest.raises(InputError, match="not divisible by micro_batch_size"):
         cfg_for(tmp_path, micro_batch_size=8, global_batch_size=12)
@@ -247,7 +261,7 @@ def test_curriculum_stage_draws_one_tissue_then_all(env, tmp_path):
     assert again.draw(50) == sampler.draw(50)
     with pytest.raises(InputError, match="match no row"):
         curriculum_rows({"copy": data["copy"]["train"]}, ["lung"])
-    with pytest.raises(InputError, match="needs curriculum_tissues"):
+    with pytest.raises(InputError, match="needs curriculum_tissues .* or curriculum_rates"):
         cfg_for(tmp_path, curriculum_steps=2)
     with pytest.raises(InputError, match="curriculum_steps"):
         cfg_for(tmp_path, curriculum_steps=12, curriculum_tissues=["liver"], max_steps=10)
@@ -256,6 +270,26 @@ def test_curriculum_stage_draws_one_tissue_then_all(env, tmp_path):
     assert [r["stage"] for r in read_metrics(tmp_path)] == ["curriculum"] * 2 + ["mixture"] * 2
     ds = hfd.Dataset.from_dict({"tissue": ["a"]})
     assert curriculum_rows({"x": ds}, ["a"])["x"].tolist() == [0]
+
+
+def test_curriculum_rates_train_some_tasks_first(env, tmp_path):
+    """curriculum_rates: the curriculum's own task rates (e.g. a hard task and its companion before the mixture);
+    the mixture steps that follow draw from `rates` again."""
+    from seq2gen.train import train
+    tok, _ = env
+    data = toy_datasets(tasks=("copy", "const", "span"))
+    with pytest.raises(InputError, match="curriculum_rates: rate of task 'copy'"):
+        cfg_for(tmp_path, curriculum_steps=2, curriculum_rates={"copy": -1})
+    cfg = cfg_for(tmp_path / "bad", max_steps=3, warmup_steps=1, curriculum_steps=2, curriculum_rates={"lung": 1.0})
+    with pytest.raises(InputError, match="without data"):
+        train(cfg, datasets=data, tokenizer=tok)
+    cfg = cfg_for(tmp_path, max_steps=5, warmup_steps=1, curriculum_steps=3, rates={"copy": 1.0, "const": 1.0},
+                  curriculum_rates={"const": 1.0, "span": 0.0})
+    train(cfg, datasets=data, tokenizer=tok)
+    rows = read_metrics(tmp_path)
+    assert [r["stage"] for r in rows] == ["curriculum"] * 3 + ["mixture"] * 2
+    assert all({k for k in r if k.startswith("loss/")} == {"loss/const"} for r in rows[:3])
+    assert all("loss/copy" in r and "loss/span" not in r for r in rows[3:])
 
 
 def test_cli_entry_point(tmp_path):

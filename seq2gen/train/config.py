@@ -41,6 +41,8 @@ class TrainConfig:
     pretrain_steps: int = 0
     curriculum_tissues: list | None = None   # e.g. [liver]: the first curriculum_steps mixture steps use only
     curriculum_steps: int = 0                # these tissues' rows of tissue-conditioned tasks (docs/training.md)
+    curriculum_rates: dict | None = None     # e.g. {tf_binding: 1, tf_tissues: 1}: the curriculum's own task rates
+                                             # (default: the mixture's); with or without curriculum_tissues
     # batch: global = micro_batch_size × grad_accum × world_size
     micro_batch_size: int = 8
     grad_accum: int | None = 1               # null: derived from global_batch_size
@@ -57,6 +59,8 @@ class TrainConfig:
     betas: list = field(default_factory=lambda: [0.9, 0.999])
     eps: float = 1e-8
     warmup_steps: int = 0
+    hold_steps: int = 0                      # steps at the peak lr after the warm-up, before the decay starts
+                                             # (e.g. = curriculum_steps: the mixture then decays as it would alone)
     schedule: str = "linear"                 # linear | cosine | constant (after linear warm-up)
     min_lr_ratio: float = 0.0                # final lr = lr × min_lr_ratio
     grad_clip: float = 1.0                   # 0 disables
@@ -136,12 +140,22 @@ def _positive_int(cfg, name, where, allow_zero=False, allow_none=False):
         raise InputError(f"{name} must be {need}, got {value!r}", path=where)
 
 
+def _check_rates(rates, name: str, where) -> None:
+    if not isinstance(rates, dict) or not rates:
+        raise InputError(f"{name} must be a non-empty mapping task → rate, got {rates!r}", path=where)
+    for task, rate in rates.items():
+        if not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate < 0:
+            raise InputError(f"{name}: rate of task {task!r} must be a number >= 0, got {rate!r}", path=where)
+    if sum(rates.values()) <= 0:
+        raise InputError(f"{name} sum to 0", path=where)
+
+
 def check_config(cfg: TrainConfig, where=None) -> None:
     """Invariants that do not depend on the world size or the data; raise InputError naming the key."""
     for name in ("micro_batch_size", "max_steps", "keep_last"):
         _positive_int(cfg, name, where)
-    for name in ("pretrain_steps", "curriculum_steps", "warmup_steps", "log_every", "eval_every", "eval_examples",
-                 "save_every"):
+    for name in ("pretrain_steps", "curriculum_steps", "warmup_steps", "hold_steps", "log_every", "eval_every",
+                 "eval_examples", "save_every"):
         _positive_int(cfg, name, where, allow_zero=True)
     for name in ("grad_accum", "global_batch_size", "pad_to_multiple_of", "num_threads", "stop_at_step"):
         _positive_int(cfg, name, where, allow_none=True)
@@ -163,8 +177,9 @@ def check_config(cfg: TrainConfig, where=None) -> None:
                          f"grad_accum = {cfg.micro_batch_size * cfg.grad_accum}", path=where)
     if cfg.schedule not in SCHEDULES:
         raise InputError(f"schedule must be one of {list(SCHEDULES)}, got {cfg.schedule!r}", path=where)
-    if cfg.warmup_steps > cfg.total_steps:
-        raise InputError(f"warmup_steps={cfg.warmup_steps} exceeds the total steps {cfg.total_steps}", path=where)
+    if cfg.warmup_steps + cfg.hold_steps > cfg.total_steps:
+        raise InputError(f"warmup_steps + hold_steps = {cfg.warmup_steps + cfg.hold_steps} exceeds the total steps "
+                         f"{cfg.total_steps}", path=where)
     if not (cfg.lr > 0 and cfg.eps > 0 and cfg.weight_decay >= 0 and cfg.grad_clip >= 0):
         raise InputError("lr and eps must be > 0, weight_decay and grad_clip >= 0", path=where)
     if cfg.loss_weighting not in ("token", "example"):
@@ -173,8 +188,11 @@ def check_config(cfg: TrainConfig, where=None) -> None:
         raise InputError(f"min_lr_ratio must be in [0, 1], got {cfg.min_lr_ratio}", path=where)
     if len(cfg.betas) != 2 or not all(0 <= b < 1 for b in cfg.betas):
         raise InputError(f"betas must be two numbers in [0, 1), got {cfg.betas}", path=where)
-    if cfg.curriculum_steps and not cfg.curriculum_tissues:
-        raise InputError("curriculum_steps > 0 needs curriculum_tissues (e.g. [liver])", path=where)
+    if cfg.curriculum_steps and not (cfg.curriculum_tissues or cfg.curriculum_rates):
+        raise InputError("curriculum_steps > 0 needs curriculum_tissues (e.g. [liver]) or curriculum_rates "
+                         "(e.g. {tf_binding: 1, tf_tissues: 1})", path=where)
+    if cfg.curriculum_rates is not None:
+        _check_rates(cfg.curriculum_rates, "curriculum_rates", where)
     if cfg.curriculum_steps > cfg.max_steps:
         raise InputError(f"curriculum_steps ({cfg.curriculum_steps}) > max_steps ({cfg.max_steps}): the curriculum "
                          "is the first part of the mixture steps", path=where)
@@ -185,13 +203,7 @@ def check_config(cfg: TrainConfig, where=None) -> None:
             raise InputError(f"rates must be a mapping task → rate, 'proportional' or 'uniform', got "
                              f"{cfg.rates!r}", path=where)
     elif isinstance(cfg.rates, dict):
-        if not cfg.rates:
-            raise InputError("rates is empty", path=where)
-        for task, rate in cfg.rates.items():
-            if not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate < 0:
-                raise InputError(f"rate of task {task!r} must be a number >= 0, got {rate!r}", path=where)
-        if sum(cfg.rates.values()) <= 0:
-            raise InputError("rates sum to 0", path=where)
+        _check_rates(cfg.rates, "rates", where)
     else:
         raise InputError(f"rates must be a mapping or a string, got {type(cfg.rates).__name__}", path=where)
     if ":" not in cfg.data_loader:

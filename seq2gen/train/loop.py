@@ -77,13 +77,15 @@ def init_weights_from(model, path, tokenizer=None) -> None:
 
 
 def lr_lambda(cfg: TrainConfig):
-    """Multiplier of `lr` for update number s+1: linear warm-up, then linear / cosine decay / constant."""
+    """Multiplier of `lr` for update number s+1: linear warm-up, `hold_steps` at the peak, then linear / cosine
+    decay / constant."""
     warm, total, floor = cfg.warmup_steps, cfg.total_steps, cfg.min_lr_ratio
+    start = warm + cfg.hold_steps
 
     def f(s: int) -> float:
         if s < warm:
             return (s + 1) / warm
-        p = min(1.0, (s - warm) / max(1, total - warm))
+        p = min(1.0, max(0, s - start) / max(1, total - start))
         if cfg.schedule == "linear":
             return floor + (1 - floor) * (1 - p)
         if cfg.schedule == "cosine":
@@ -104,8 +106,12 @@ def build_samplers(cfg: TrainConfig, datasets: dict) -> dict:
             raise InputError(f"pretrain_task {cfg.pretrain_task!r} has no train split", hint=f"tasks: {sorted(sizes)}")
         samplers["pretrain"] = MixtureSampler(sizes, {cfg.pretrain_task: 1.0}, cfg.seed + 1)
     if cfg.curriculum_steps:
-        rows = curriculum_rows({t: d["train"] for t, d in datasets.items() if "train" in d}, cfg.curriculum_tissues)
-        samplers["curriculum"] = SubsetSampler(rows, rates, cfg.seed + 2)
+        stage_rates = mixture_rates(cfg.curriculum_rates, sizes) if cfg.curriculum_rates else rates
+        if cfg.curriculum_tissues:
+            rows = curriculum_rows({t: d["train"] for t, d in datasets.items() if "train" in d}, cfg.curriculum_tissues)
+            samplers["curriculum"] = SubsetSampler(rows, stage_rates, cfg.seed + 2)
+        else:
+            samplers["curriculum"] = MixtureSampler(sizes, stage_rates, cfg.seed + 2)
     return samplers
 
 
