@@ -290,6 +290,13 @@ def test_curriculum_rates_train_some_tasks_first(env, tmp_path):
     assert [r["stage"] for r in rows] == ["curriculum"] * 3 + ["mixture"] * 2
     assert all({k for k in r if k.startswith("loss/")} == {"loss/const"} for r in rows[:3])
     assert all("loss/copy" in r and "loss/span" not in r for r in rows[3:])
+    tissue_data = toy_datasets(tasks=("copy", "const"))
+    tissue_data["copy"]["train"] = tissue_data["copy"]["train"].add_column("tissue", ["liver", "heart"] * 80)
+    tissue_data["const"]["train"] = tissue_data["const"]["train"].add_column("tissue", ["heart"] * 160)
+    cfg = cfg_for(tmp_path / "liver", max_steps=3, warmup_steps=1, curriculum_steps=2, curriculum_tissues=["liver"],
+                  curriculum_rates={"copy": 1.0, "const": 1.0})
+    with pytest.raises(InputError, match=r"without a row of curriculum_tissues \['liver'\]: \['const'\]"):
+        train(cfg, datasets=tissue_data, tokenizer=tok)
 
 
 def test_cli_entry_point(tmp_path):

@@ -109,6 +109,10 @@ def build_samplers(cfg: TrainConfig, datasets: dict) -> dict:
         stage_rates = mixture_rates(cfg.curriculum_rates, sizes) if cfg.curriculum_rates else rates
         if cfg.curriculum_tissues:
             rows = curriculum_rows({t: d["train"] for t, d in datasets.items() if "train" in d}, cfg.curriculum_tissues)
+            empty = [t for t, r in stage_rates.items() if r > 0 and not len(rows.get(t, ()))]
+            if cfg.curriculum_rates and empty:     # named for the curriculum, yet it would never draw them
+                raise InputError(f"curriculum_rates names tasks without a row of curriculum_tissues "
+                                 f"{list(cfg.curriculum_tissues)}: {empty}", hint="drop them or add their tissues")
             samplers["curriculum"] = SubsetSampler(rows, stage_rates, cfg.seed + 2)
         else:
             samplers["curriculum"] = MixtureSampler(sizes, stage_rates, cfg.seed + 2)
