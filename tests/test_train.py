@@ -1,5 +1,6 @@
 """Training loop through DeepSpeed on CPU: loss falls, resume replays the uninterrupted run, export reloads."""
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -272,7 +273,7 @@ def test_curriculum_stage_draws_one_tissue_then_all(env, tmp_path):
     assert curriculum_rows({"x": ds}, ["a"])["x"].tolist() == [0]
 
 
-def test_curriculum_rates_train_some_tasks_first(env, tmp_path):
+def test_curriculum_rates_train_some_tasks_first(env, tmp_path, caplog):
     """curriculum_rates: the curriculum's own task rates (e.g. a hard task and its companion before the mixture);
     the mixture steps that follow draw from `rates` again."""
     from seq2gen.train import train
@@ -297,6 +298,15 @@ def test_curriculum_rates_train_some_tasks_first(env, tmp_path):
                   curriculum_rates={"copy": 1.0, "const": 1.0})
     with pytest.raises(InputError, match=r"without a row of curriculum_tissues \['liver'\]: \['const'\]"):
         train(cfg, datasets=tissue_data, tokenizer=tok)
+    # the mixture's own rates over a tissue curriculum: the skipped task is named in a warning, not dropped silently
+    from seq2gen.train.loop import build_samplers
+    cfg = cfg_for(tmp_path / "skip", max_steps=3, warmup_steps=1, curriculum_steps=2, curriculum_tissues=["liver"],
+                  rates={"copy": 1.0, "const": 1.0})
+    with caplog.at_level(logging.WARNING, logger="seq2gen.train"):
+        sampler = build_samplers(cfg, tissue_data)["curriculum"]
+    assert set(sampler.rows) == {"copy"}
+    assert "1 task(s) have no row of curriculum_tissues ['liver'] and are skipped for the first 2 steps: ['const']" \
+        in caplog.text
 
 
 def test_cli_entry_point(tmp_path):

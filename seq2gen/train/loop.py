@@ -113,6 +113,10 @@ def build_samplers(cfg: TrainConfig, datasets: dict) -> dict:
             if cfg.curriculum_rates and empty:     # named for the curriculum, yet it would never draw them
                 raise InputError(f"curriculum_rates names tasks without a row of curriculum_tissues "
                                  f"{list(cfg.curriculum_tissues)}: {empty}", hint="drop them or add their tissues")
+            if empty:                              # the mixture's own rates: say which tasks the stage skips
+                logger.warning("curriculum: %d task(s) have no row of curriculum_tissues %s and are skipped for the "
+                               "first %d steps: %s", len(empty), list(cfg.curriculum_tissues), cfg.curriculum_steps,
+                               empty)
             samplers["curriculum"] = SubsetSampler(rows, stage_rates, cfg.seed + 2)
         else:
             samplers["curriculum"] = MixtureSampler(sizes, stage_rates, cfg.seed + 2)
