@@ -292,7 +292,7 @@ def test_committed_reports_rebuild(folder, tmp_path):
         control = json.loads((path.parents[1] / "chromatin_control3/results.json").read_text())
         vs = R.compare_runs(control, "joint:chromatin@0.1", results, "joint:chromatin@0.1", "chromatin")
         assert vs["verdict"] == "positive" and vs["rows"]["ci"][0] > 0      # the TF pair, not two more tasks
-    if folder == "expression_tf":                                # expression at 10 %: with named TF answers the pair lifts it
+    if folder == "expression_tf":                                # at 10 %, the TF pair lifts expression
         (sc,) = results["summary"]["scarcity"]
         assert sc["task"] == "expression" and sc["joint_vs_single"]["verdict"] == "positive"
         assert sc["joint_vs_single"]["rows"]["ci"][0] > 0
