@@ -165,20 +165,37 @@ def train(ctx: typer.Context,
     raise typer.Exit(train_main(argv + list(ctx.args)))
 
 
-def _run_study(run, load, report, config: Path, out: Optional[Path], no_resume: bool, report_only: bool,
-               quiet: bool) -> None:
-    """Both studies' command: run (resumable) or rebuild the report from results.json; print the headline.
-    ``run``/``load``: the study's run and config functions; ``report``: its report module."""
+def _run_study(study, run, load, report, config: Path, out: Optional[Path], *, no_resume: bool, report_only: bool,
+               quiet: bool, seeds: Optional[str], merge: Optional[list[Path]]) -> None:
+    """Both studies' command: run (resumable; ``seeds``: a part of it), gather ``--seeds`` parts (``merge``) or
+    rebuild the report from results.json; print the headline. ``study``: the study's module (``plan``,
+    ``cell_key``); ``run``/``load``: its run and config functions; ``report``: its report module."""
     import json
     import logging
+
+    from seq2gen.evaluate.study import merge_runs, seed_subset, seeds_folder
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(name)s: %(message)s")
     try:
-        if report_only:
-            where = Path(out or load(config).out_dir)
+        if sum(map(bool, (report_only, seeds, merge))) > 1:
+            raise InputError("--seeds, --merge and --report-only are separate steps; give one of them")
+        cfg = load(config)
+        if merge:
+            where = Path(out or cfg.out_dir)
+            results = merge_runs(cfg, study.plan(cfg), lambda c: study.cell_key(cfg, c), merge, where)
+            report.write_report(results, where)
+        elif report_only:
+            where = Path(out or cfg.out_dir)
             results = json.loads((where / "results.json").read_text())
             report.write_report(results, where)
         else:
-            results = run(config, out_dir=out, resume=not no_resume, progress=not quiet)
+            if seeds:
+                try:
+                    chosen = [int(x) for x in seeds.split(",") if x.strip()]
+                except ValueError:
+                    raise InputError(f"--seeds wants comma-separated integers, got {seeds!r}") from None
+                cfg = seed_subset(cfg, chosen, where=config)
+                out = out or seeds_folder(cfg.out_dir, cfg.seeds)
+            results = run(cfg, out_dir=out, resume=not no_resume, progress=not quiet)
     except InputError as exc:
         _fail(exc)
     print(report.headline(results))
@@ -189,6 +206,10 @@ _STUDY_OPTIONS = dict(
     no_resume=typer.Option(False, "--no-resume", help="Recompute cells that already have results."),
     report_only=typer.Option(False, "--report-only", help="Rebuild the report and plots from results.json."),
     quiet=typer.Option(False, "--quiet", help="No progress bars."),
+    seeds=typer.Option(None, "--seeds", help="Run only these of the config's seeds (e.g. 0,1), into <out_dir>_s0-1 "
+                       "unless --out: one process per core, gathered with --merge."),
+    merge=typer.Option(None, "--merge", help="Compute nothing: gather every cell of the config from these finished "
+                       "--seeds runs (repeat the option per folder) into --out and write the report."),
 )
 
 
@@ -197,11 +218,12 @@ def transfer_cmd(
                                 f"{', '.join(study_presets())}."),
     out: Optional[Path] = _STUDY_OPTIONS["out"], no_resume: bool = _STUDY_OPTIONS["no_resume"],
     report_only: bool = _STUDY_OPTIONS["report_only"], quiet: bool = _STUDY_OPTIONS["quiet"],
+    seeds: Optional[str] = _STUDY_OPTIONS["seeds"], merge: Optional[list[Path]] = _STUDY_OPTIONS["merge"],
 ) -> None:
     """Run the transfer-evaluation protocol (resumable per cell) and write report.md + plots (docs/transfer.md)."""
-    from seq2gen.evaluate import report
-    from seq2gen.evaluate.transfer import load_transfer_config, run_transfer
-    _run_study(run_transfer, load_transfer_config, report, config, out, no_resume, report_only, quiet)
+    from seq2gen.evaluate import report, transfer
+    _run_study(transfer, transfer.run_transfer, transfer.load_transfer_config, report, config, out,
+               no_resume=no_resume, report_only=report_only, quiet=quiet, seeds=seeds, merge=merge)
 
 
 def gue_cmd(
@@ -209,12 +231,13 @@ def gue_cmd(
                                 f"{', '.join(study_presets(gue=True))}."),
     out: Optional[Path] = _STUDY_OPTIONS["out"], no_resume: bool = _STUDY_OPTIONS["no_resume"],
     report_only: bool = _STUDY_OPTIONS["report_only"], quiet: bool = _STUDY_OPTIONS["quiet"],
+    seeds: Optional[str] = _STUDY_OPTIONS["seeds"], merge: Optional[list[Path]] = _STUDY_OPTIONS["merge"],
 ) -> None:
     """Run the GUE real-data transfer study (single vs joint vs pre-trained vs CNN; resumable) and write its report
     (docs/gue.md, "Study")."""
-    from seq2gen.evaluate import gue_report
-    from seq2gen.evaluate.gue_study import load_config, run_gue_study
-    _run_study(run_gue_study, load_config, gue_report, config, out, no_resume, report_only, quiet)
+    from seq2gen.evaluate import gue_report, gue_study
+    _run_study(gue_study, gue_study.run_gue_study, gue_study.load_config, gue_report, config, out,
+               no_resume=no_resume, report_only=report_only, quiet=quiet, seeds=seeds, merge=merge)
 
 
 def compare_cmd(

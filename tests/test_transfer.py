@@ -225,6 +225,72 @@ def test_compare_runs_matches_the_in_study_comparison(tmp_path):
     assert out.exit_code == 2 and "no results.json here" in " ".join(out.output.split())   # rich wraps lines
 
 
+def test_seed_parts_run_apart_and_merge(tmp_path, monkeypatch):
+    """``--seeds`` runs part of a study into its own folder; ``--merge`` gathers the parts' cells (by key) into one
+    report that equals the one-run report; a missing or differently configured cell is an error, not a smaller
+    report."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from seq2gen.cli import app
+    from seq2gen.evaluate.study import seed_subset
+    cfg_file = tmp_path / "study.yaml"
+    cfg_file.write_text(yaml.safe_dump({"tasks": ["promoter", "expression"], "seeds": [0, 1, 2],
+                                        "steps_per_task": 20, "finetune_steps": [20], "loto_tasks": [],
+                                        "pretrain": {"steps": 0}, "zero_shot": {},
+                                        "out_dir": str(tmp_path / "study"), "bootstrap": {"n": 0}}))
+    cfg = T.load_transfer_config(cfg_file)
+    seen = {}
+    monkeypatch.setattr(T, "run_transfer", lambda c, out_dir, **kw: seen.update(seeds=c.seeds, out=out_dir)
+                        or {"config": c.to_dict(), "cells": []})
+    monkeypatch.setattr(R, "headline", lambda results: "")
+    run = CliRunner().invoke(app, ["evaluate", "transfer", "--config", str(cfg_file), "--seeds", "2,0"])
+    assert run.exit_code == 0 and seen == {"seeds": [0, 2], "out": tmp_path / "study_s0-2"}   # never the parts' shared
+    for bad, msg in ((["--seeds", "1,7"], "not among the config's seeds"), (["--seeds", "x"], "comma-separated"),
+                     (["--seeds", "1", "--merge", str(tmp_path)], "separate steps")):
+        out = CliRunner().invoke(app, ["evaluate", "transfer", "--config", str(cfg_file), *bad])
+        assert out.exit_code == 2 and msg in " ".join(out.output.split()), out.output
+    assert seed_subset(cfg, [1]).seeds == [1] and cfg.seeds == [0, 1, 2]
+    cells, rng = [], np.random.default_rng(0)
+    for c in T.plan(cfg):                                      # results as the cells would have stored them
+        cells.append({"arm": c.arm, "seed": c.seed, "trained_on": list(c.tasks), "steps": c.steps,
+                      "examples_per_step": 8, "calibration": {}, "zero_shot": {}, "key": T.cell_key(cfg, c),
+                      "seconds": {"train": 60.0, "score": 6.0},
+                      "scores": {"promoter": {"family": "classification", "auroc": 0.7 + rng.normal(scale=0.01)},
+                                 "expression": {"family": "regression", "spearman": 0.3 + rng.normal(scale=0.01)}}})
+    parts = {"p01": [0, 1], "p2": [2]}
+    for name, seeds in parts.items():
+        (tmp_path / name / "cells").mkdir(parents=True)
+        mine = [x for x in cells if x["seed"] in seeds]
+        for x in mine:
+            (tmp_path / name / "cells" / f"{x['arm'].replace(':', '-')}__s{x['seed']}.json").write_text(json.dumps(x))
+        (tmp_path / name / "results.json").write_text(json.dumps({"computed_cells": len(mine), "seconds": 600.0}))
+    merge = ["evaluate", "transfer", "--config", str(cfg_file), "--out", str(tmp_path / "all")]
+    out = CliRunner().invoke(app, merge + ["--merge", str(tmp_path / "p01")])
+    assert out.exit_code == 2 and "3 of the config's 9 cells are in none of the merged runs" in " ".join(
+        out.output.split()) and "single-promoter__s2" in out.output
+    stale = tmp_path / "p2" / "cells" / "joint__s2.json"       # computed with another configuration
+    stale.write_text(json.dumps({**cells[-1], "key": "0" * 16}))
+    out = CliRunner().invoke(app, merge + ["--merge", str(tmp_path / "p01"), "--merge", str(tmp_path / "p2")])
+    assert out.exit_code == 2 and "1 of the config's 9 cells are in none of the merged runs: joint__s2 (" in " ".join(
+        out.output.split()) and "has another configuration's key" in " ".join(out.output.split())
+    stale.write_text(json.dumps(cells[-1]))
+    out = CliRunner().invoke(app, merge + ["--merge", str(tmp_path / "p01"), "--merge", str(tmp_path / "p2")])
+    assert out.exit_code == 0, out.output
+    doc = json.loads((tmp_path / "all" / "results.json").read_text())
+    assert doc["cells"] == cells and (doc["computed_cells"], doc["seconds"]) == (9, 1200.0)
+    assert sorted(p.name for p in (tmp_path / "all" / "cells").iterdir()) == sorted(
+        f"{x['arm'].replace(':', '-')}__s{x['seed']}.json" for x in cells)
+    text = (tmp_path / "all" / "report.md").read_text()
+    assert "the 2 merged runs (p01, p2) computed 9 of them in 20.0 min of their wall times added" in text
+    one = {**doc, "computed_cells": 9, "seconds": 1200.0}
+    one.pop("merged_from")
+    R.write_report(one, tmp_path / "one")                       # the same cells computed by one run
+    assert (tmp_path / "one" / "report.md").read_text() == text.replace(
+        "the 2 merged runs (p01, p2) computed 9 of them in 20.0 min of their wall times added",
+        "this run computed 9 of them in 20.0 min")
+
+
 COMMITTED = {   # folder under docs/results → the figures its report has data for
     "transfer_companion": {"scarcity", "matrix"},               # no fine-tune arms, no value-token task, no pairs
     "tf_pairs": {"pairs"},                                       # scarcity arms only: one fraction, no full-data arm

@@ -13,6 +13,7 @@ import numpy as np
 
 from seq2gen.evaluate import report as R
 from seq2gen.evaluate.run import CHANCE, HEADLINE
+from seq2gen.evaluate.study import run_time
 
 METRICS = ("auroc", "mcc", "auprc", "accuracy")
 FIGURE = "gue_auroc_mcc.png"
@@ -128,8 +129,7 @@ def markdown(results: dict) -> str:
                  else "its last weights kept, like every T5 arm") if "cnn" in arms else "")
            + ("; k-mer logistic regression: every train row of its task, "
               f"{(cfg.get('kmer_lr') or {}).get('k', 6)}-mers" if "kmer_lr" in arms else "")
-           + f"). Study time: {results['seconds'] / 60:.1f} min ({results['computed_cells']} of "
-           f"{len(results['cells'])} cells computed in this run).", "",
+           + f"). Study: {len(results['cells'])} cells; {run_time(results)}.", "",
            "Test rows: GUE's dev split, deduplicated against train/validation (GUE's own test split is withheld)"
            + (f", a seeded sample of {cfg['eval']['max_examples']} per task" if cfg["eval"].get("max_examples")
               else ", all of them") + "; every arm, the CNN included, scores the same rows. Human tasks' train and "

@@ -16,7 +16,7 @@ import numpy as np
 
 from seq2gen.errors import InputError
 from seq2gen.evaluate.run import CHANCE, HEADLINE
-from seq2gen.evaluate.study import DEFAULT_SCARCE_ARMS, FULL_ARMS, parse_scarce, scarce_arm
+from seq2gen.evaluate.study import DEFAULT_SCARCE_ARMS, FULL_ARMS, parse_scarce, run_time, scarce_arm
 
 LEVEL = 0.95
 #: What each world task's answer is a function of, read off the world's generative model (docs/world.md: occupancy
@@ -385,8 +385,8 @@ def markdown(results: dict) -> str:
               (f"pairs: {2 * S} steps, " if "pair" in (cfg.get("scarcity") or {}).get("arms", ()) else "")
               + "no full-data arms") + (f"; leave-one-out: {S * (n - 1)} steps" if cfg.get("loto_tasks") else "")
            + "). Compute: "
-           f"{cell_minutes(results):.0f} min of training and scoring over the {len(results['cells'])} cells (this "
-           f"run computed {results['computed_cells']} of them in {results['seconds'] / 60:.1f} min).", "",
+           f"{cell_minutes(results):.0f} min of training and scoring over the {len(results['cells'])} cells "
+           f"({run_time(results)}).", "",
            "Numbers: the task's headline metric on the test split (chromosome held out), mean ± sd over seeds; "
            "Δ = paired difference (same seed = same initial weights); CI = 95 % t-interval of Δ. Verdicts say "
            "*positive* / *negative* only when that interval excludes 0" + (

@@ -169,3 +169,65 @@ def run_cells(cells: list, *, desc: str, progress: bool, resume: bool, path_of, 
         if bar is not None:
             bar.close()
     return results, computed
+
+
+def seed_subset(cfg, seeds: list[int], where=None):
+    """``cfg`` restricted to ``seeds`` — one process's part of a study run as several side by side (``--seeds``),
+    gathered afterwards by ``merge_runs``. A seed the config does not list is an error: merging would not find it."""
+    extra = sorted(set(seeds) - set(cfg.seeds))
+    if not seeds or extra:
+        raise InputError(f"--seeds {extra or seeds} not among the config's seeds {cfg.seeds}", path=where,
+                         hint="pick a subset of the config's `seeds:`")
+    return dataclasses.replace(cfg, seeds=[s for s in cfg.seeds if s in seeds])
+
+
+def seeds_folder(out_dir, seeds: list[int]) -> Path:
+    """The default output folder of a ``--seeds`` part: ``<out_dir>_s0-1``, so parts never share a folder."""
+    return Path(f"{out_dir}_s{'-'.join(map(str, seeds))}")
+
+
+def merge_runs(cfg, cells: list, key_of, sources: list, out: Path) -> dict:
+    """The results document of a study whose seeds ran as separate processes: every planned cell from the first of
+    ``out``, ``sources`` whose stored key matches (copied into ``out/cells``). A cell in none of them, or stored with
+    another configuration, is an error naming it — never a report over fewer cells. ``computed_cells``/``seconds``
+    add the sources' own (their wall times, not one run's)."""
+    from seq2gen.utils.io import atomic_write
+    sources = [Path(s) for s in sources]
+    for s in sources:
+        if not (s / "cells").is_dir():
+            raise InputError("not a study run folder (no cells/ in it)", path=s,
+                             hint="pass the --out folders of the --seeds runs")
+    results, missing = [], []
+    for cell in cells:
+        key, res, stale = key_of(cell), None, None
+        for folder in [Path(out), *sources]:
+            path = folder / "cells" / f"{cell.name}.json"
+            if path.is_file():
+                stored = json.loads(path.read_text())
+                if stored.get("key") == key:
+                    res = stored
+                    break
+                stale = stale or path
+        if res is None:
+            missing.append(cell.name + (f" ({stale} has another configuration's key)" if stale else ""))
+        results.append(res)
+    if missing:
+        shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+        raise InputError(f"{len(missing)} of the config's {len(cells)} cells are in none of the merged runs: {shown}",
+                         path=sources[0] if sources else out,
+                         hint="run their seeds with --seeds and the same config, then merge again")
+    for cell, res in zip(cells, results):
+        with atomic_write(Path(out) / "cells" / f"{cell.name}.json") as f:
+            json.dump(res, f, indent=1)
+    runs = [json.loads(p.read_text()) for s in sources if (p := s / "results.json").is_file()]
+    return {"format_version": 1, "config": cfg.to_dict(), "cells": results,
+            "computed_cells": sum(r.get("computed_cells", 0) for r in runs),
+            "seconds": round(sum(r.get("seconds", 0) for r in runs), 1), "merged_from": [s.name for s in sources]}
+
+
+def run_time(results: dict) -> str:
+    """How the results were computed, for a report's first paragraph: one run, or runs merged (``merge_runs``)."""
+    merged = results.get("merged_from")
+    runs = f"the {len(merged)} merged runs ({', '.join(merged)})" if merged else "this run"
+    return (f"{runs} computed {results['computed_cells']} of them in {results['seconds'] / 60:.1f} min"
+            + (" of their wall times added" if merged else ""))
