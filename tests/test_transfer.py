@@ -298,6 +298,7 @@ COMMITTED = {   # folder under docs/results → the figures its report has data 
     "chromatin_tf": set(),                                      # one scarce joint arm: a table, no figure
     "chromatin_control3": set(),                                # its control: two tasks without the TF pair
     "expression_tf": set(),                                     # expression's row, chromatin_tf's shape
+    "expression_control3": set(),                               # its control, merged from two --seeds runs
     "companion_zeroshot": {"matrix"},                           # full arms only: no scarcity, curves or pairs
     "companion_zeroshot_chromatin": {"matrix", "calibration"},  # + chromatin: a value-token task
     "companion_zeroshot_named": {"matrix"},                     # companion_zeroshot after tf_binding named its tissue
@@ -362,6 +363,12 @@ def test_committed_reports_rebuild(folder, tmp_path):
         (sc,) = results["summary"]["scarcity"]
         assert sc["task"] == "expression" and sc["joint_vs_single"]["verdict"] == "positive"
         assert sc["joint_vs_single"]["rows"]["ci"][0] > 0
+        control = json.loads((path.parents[1] / "expression_control3/results.json").read_text())
+        vs = R.compare_runs(control, "joint:expression@0.1", results, "joint:expression@0.1", "expression")
+        assert vs["verdict"] == "unclear" and vs["ci"][0] < 0 < vs["rows"]["ci"][0]   # rows only: not separated
+    if folder == "expression_control3":                          # annotate + promoter also lift expression at 10 %
+        (sc,) = results["summary"]["scarcity"]
+        assert sc["joint_vs_single"]["verdict"] == "positive" and results["merged_from"] == ["ec3_01", "ec3_23"]
 
 
 # ---------------------------------------------------------------------------------------------- config
