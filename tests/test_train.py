@@ -227,6 +227,41 @@ def test_resume_replays_uninterrupted_run(env, tmp_path, ds):
     assert not junk.exists()                               # pruned once newer checkpoints completed
 
 
+def test_stem_lr_scale_gives_the_stem_its_own_lr_through_resume(env, tmp_path):
+    """``stem_lr_scale``: the conv stem's parameter groups run at lr × scale under the same schedule, in the
+    DeepSpeed optimizer itself (its checkpoint says so) and again after a resume re-fits the schedule."""
+    import torch
+
+    from seq2gen.train import train
+    from seq2gen.train.loop import param_groups
+    tok, data = env
+    common = {"model": "tiny_conv", "stem_lr_scale": 4.0, "max_steps": 6, "save_every": 3, "warmup_steps": 2,
+              "lr": 1e-3}
+    part = tmp_path / "run"
+    train(cfg_for(part, stop_at_step=3, **common), datasets=data, tokenizer=tok)
+    result = train(cfg_for(part, resume=True, **common), datasets=data, tokenizer=tok)
+    assert result["step"] == 6
+    from seq2gen.train.loop import lr_lambda
+    f = lr_lambda(cfg_for(part, **common))
+    for step in (3, 6):
+        state = torch.load(part / "checkpoints" / f"step_{step:08d}" / "mp_rank_00_model_states.pt",
+                           map_location="cpu", weights_only=False)
+        groups = state["optimizer"]["param_groups"]
+        by_scale = {g["lr_scale"]: g["lr"] for g in groups}
+        assert sorted(by_scale) == [1.0, 4.0] and len(groups) == 4          # stem / rest × decay / no decay
+        assert by_scale[4.0] == pytest.approx(4 * by_scale[1.0]) and by_scale[1.0] == pytest.approx(1e-3 * f(step))
+    from seq2gen.model.build import build_model
+    model = build_model("tiny_conv", tokenizer=tok)
+    plain = param_groups(model, 0.01)                      # scale 1: the two groups as before, no lr keys
+    assert [len(g["params"]) for g in plain] and all("lr" not in g for g in plain) and len(plain) == 2
+    stem = {id(p) for n, p in model.named_parameters() if n.startswith("stem.")}
+    scaled = param_groups(model, 0.01, lr=2e-4, stem_lr_scale=3.0)
+    assert all({id(p) in stem for p in g["params"]} == {g["lr_scale"] == 3.0} for g in scaled)
+    assert sorted({round(g["lr"], 12) for g in scaled}) == pytest.approx([2e-4, 6e-4])
+    with pytest.raises(InputError, match="stem_lr_scale must be > 0"):
+        cfg_for(tmp_path, stem_lr_scale=0)
+
+
 def test_pretrain_stage_runs_first(env, tmp_path):
     from seq2gen.train import train
     tok, _ = env

@@ -55,6 +55,7 @@ class TrainConfig:
     # optimisation
     max_steps: int = 1000                    # mixture steps (after pretrain_steps)
     lr: float = 1e-3
+    stem_lr_scale: float = 1.0               # the conv stem's lr / lr (docs/training.md, "Why seed 2 misses")
     weight_decay: float = 0.0
     betas: list = field(default_factory=lambda: [0.9, 0.999])
     eps: float = 1e-8
@@ -175,6 +176,8 @@ def check_config(cfg: TrainConfig, where=None) -> None:
             and cfg.global_batch_size % (cfg.micro_batch_size * cfg.grad_accum)):
         raise InputError(f"global_batch_size={cfg.global_batch_size} is not divisible by micro_batch_size × "
                          f"grad_accum = {cfg.micro_batch_size * cfg.grad_accum}", path=where)
+    if not cfg.stem_lr_scale > 0:
+        raise InputError(f"stem_lr_scale must be > 0, got {cfg.stem_lr_scale}", path=where)
     if cfg.schedule not in SCHEDULES:
         raise InputError(f"schedule must be one of {list(SCHEDULES)}, got {cfg.schedule!r}", path=where)
     if cfg.warmup_steps + cfg.hold_steps > cfg.total_steps:

@@ -50,13 +50,23 @@ def get_datasets(cfg: TrainConfig, datasets=None) -> dict:
     return datasets
 
 
-def param_groups(model, weight_decay: float) -> list[dict]:
-    """No weight decay on layer norms (T5 has no biases) and embeddings."""
-    decay, no_decay = [], []
+def param_groups(model, weight_decay: float, lr: float = 1.0, stem_lr_scale: float = 1.0) -> list[dict]:
+    """No weight decay on layer norms (T5 has no biases) and embeddings. With ``stem_lr_scale`` ≠ 1 the conv stem's
+    parameters get groups of their own at ``lr × stem_lr_scale`` (``lr_scale`` kept in the group for resume):
+    motif discovery happens in the stem, whose gradients are orders smaller than the transformer's."""
+    groups: dict = {}
     for name, p in model.named_parameters():
         if p.requires_grad:
-            (no_decay if p.ndim < 2 or "layer_norm" in name or "shared" in name else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+            decays = not (p.ndim < 2 or "layer_norm" in name or "shared" in name)
+            scale = stem_lr_scale if name.startswith("stem.") else 1.0
+            groups.setdefault((decays, scale), []).append(p)
+    out = []
+    for (decays, scale), params in sorted(groups.items(), key=lambda kv: (kv[0][1] != 1.0, not kv[0][0])):
+        group = {"params": params, "weight_decay": weight_decay if decays else 0.0}
+        if stem_lr_scale != 1.0:
+            group.update(lr=lr * scale, lr_scale=scale)
+        out.append(group)
+    return out
 
 
 def init_weights_from(model, path, tokenizer=None) -> None:
@@ -144,7 +154,8 @@ def build_engine(cfg: TrainConfig, tokenizer, ds_config: dict):
     if cfg.init_from:
         init_weights_from(model, cfg.init_from, tokenizer)
     engine, *_ = deepspeed.initialize(
-        model=model, model_parameters=param_groups(model, cfg.weight_decay), config=ds_config,
+        model=model, model_parameters=param_groups(model, cfg.weight_decay, cfg.lr, cfg.stem_lr_scale),
+        config=ds_config,
         lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg)))
     if dist_utils.world_size() == 1 and engine.zero_optimization_stage() == 0:
         engine.enable_backward_allreduce = False   # a 1-rank all-reduce only flattens/copies every gradient (~10 %)
@@ -189,9 +200,10 @@ def resume_state(engine, cfg: TrainConfig, samplers: dict, ckpt_root: Path) -> t
     _warn_changes(client["config"], cfg)
     step = client["step"]
     sched = engine.lr_scheduler     # the schedule follows this run's config (same values if unchanged)
-    sched.base_lrs = [cfg.lr] * len(sched.base_lrs)
     for group in sched.optimizer.param_groups:
-        group["initial_lr"], group["lr"] = cfg.lr, cfg.lr * lr_lambda(cfg)(step)
+        base = cfg.lr * group.get("lr_scale", 1.0)
+        group["initial_lr"], group["lr"] = base, base * lr_lambda(cfg)(step)
+    sched.base_lrs = [g["initial_lr"] for g in sched.optimizer.param_groups]
     return step, True
 
 
@@ -390,7 +402,7 @@ def _truncate_metrics(path: Path, step: int) -> None:
 
 def _warn_changes(old: dict, cfg: TrainConfig) -> None:
     keys = ("seed", "rates", "mixture", "micro_batch_size", "grad_accum", "global_batch_size", "lr", "schedule",
-            "warmup_steps", "max_steps", "pretrain_steps", "model")
+            "warmup_steps", "max_steps", "pretrain_steps", "model", "stem_lr_scale")
     changed = [k for k in keys if old.get(k) != getattr(cfg, k)]
     if changed and dist_utils.is_main():
         logger.warning("resuming with changed config keys %s: the run will not replay the uninterrupted one",
