@@ -258,6 +258,8 @@ def test_stem_lr_scale_gives_the_stem_its_own_lr_through_resume(env, tmp_path):
     scaled = param_groups(model, 0.01, lr=2e-4, stem_lr_scale=3.0)
     assert all({id(p) in stem for p in g["params"]} == {g["lr_scale"] == 3.0} for g in scaled)
     assert sorted({round(g["lr"], 12) for g in scaled}) == pytest.approx([2e-4, 6e-4])
+    with pytest.raises(InputError, match="the model has no conv stem"):     # never a silent no-op
+        param_groups(build_model("tiny", tokenizer=tok), 0.01, lr=1e-3, stem_lr_scale=3.0)
     with pytest.raises(InputError, match="stem_lr_scale must be > 0"):
         cfg_for(tmp_path, stem_lr_scale=0)
 

@@ -60,6 +60,9 @@ def param_groups(model, weight_decay: float, lr: float = 1.0, stem_lr_scale: flo
             decays = not (p.ndim < 2 or "layer_norm" in name or "shared" in name)
             scale = stem_lr_scale if name.startswith("stem.") else 1.0
             groups.setdefault((decays, scale), []).append(p)
+    if stem_lr_scale != 1.0 and not any(scale != 1.0 for _, scale in groups):
+        raise InputError(f"stem_lr_scale is {stem_lr_scale} but the model has no conv stem",
+                         hint="use a *_conv preset (configs/model/), or leave stem_lr_scale at 1")
     out = []
     for (decays, scale), params in sorted(groups.items(), key=lambda kv: (kv[0][1] != 1.0, not kv[0][0])):
         group = {"params": params, "weight_decay": weight_decay if decays else 0.0}
