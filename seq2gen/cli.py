@@ -178,16 +178,17 @@ def _run_study(study, run, load, report, config: Path, out: Optional[Path], *, n
     try:
         if sum(map(bool, (report_only, seeds, merge))) > 1:
             raise InputError("--seeds, --merge and --report-only are separate steps; give one of them")
-        cfg = load(config)
-        if merge:
+        if report_only:
+            where = Path(out or load(config).out_dir)
+            results = json.loads((where / "results.json").read_text())
+            report.write_report(results, where)
+        elif merge:
+            cfg = load(config)
             where = Path(out or cfg.out_dir)
             results = merge_runs(cfg, study.plan(cfg), lambda c: study.cell_key(cfg, c), merge, where)
             report.write_report(results, where)
-        elif report_only:
-            where = Path(out or cfg.out_dir)
-            results = json.loads((where / "results.json").read_text())
-            report.write_report(results, where)
         else:
+            cfg = load(config)
             if seeds:
                 try:
                     chosen = [int(x) for x in seeds.split(",") if x.strip()]

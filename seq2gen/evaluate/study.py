@@ -121,14 +121,19 @@ def device() -> str:
 def cell_result(path: Path, key: str, resume: bool, compute) -> tuple[dict, bool]:
     """``(result, computed)``: the cell's stored result when ``resume`` and its key matches, else ``compute()`` with
     the key, written atomically (shared by the transfer protocol and the GUE study)."""
-    from seq2gen.utils.io import atomic_write
     res = load_cell(path, key) if resume else None
     if res is not None:
         return res, False
     res = {**compute(), "key": key}
+    store_cell(path, res)
+    return res, True
+
+
+def store_cell(path: Path, res: dict) -> None:
+    """A cell's result file, written atomically (a killed run never leaves half a cell)."""
+    from seq2gen.utils.io import atomic_write
     with atomic_write(path) as f:
         json.dump(res, f, indent=1)
-    return res, True
 
 
 def load_cell(path: Path, key: str) -> dict | None:
@@ -191,7 +196,6 @@ def merge_runs(cfg, cells: list, key_of, sources: list, out: Path) -> dict:
     ``out``, ``sources`` whose stored key matches (copied into ``out/cells``). A cell in none of them, or stored with
     another configuration, is an error naming it — never a report over fewer cells. ``computed_cells``/``seconds``
     add the sources' own (their wall times, not one run's)."""
-    from seq2gen.utils.io import atomic_write
     sources = [Path(s) for s in sources]
     for s in sources:
         if not (s / "cells").is_dir():
@@ -217,9 +221,11 @@ def merge_runs(cfg, cells: list, key_of, sources: list, out: Path) -> dict:
                          path=sources[0] if sources else out,
                          hint="run their seeds with --seeds and the same config, then merge again")
     for cell, res in zip(cells, results):
-        with atomic_write(Path(out) / "cells" / f"{cell.name}.json") as f:
-            json.dump(res, f, indent=1)
+        store_cell(Path(out) / "cells" / f"{cell.name}.json", res)
     runs = [json.loads(p.read_text()) for s in sources if (p := s / "results.json").is_file()]
+    if len(runs) < len(sources):
+        log.warning("%d of the %d merged folders have no results.json (an unfinished run): their compute time is not "
+                    "in the report's total", len(sources) - len(runs), len(sources))
     return {"format_version": 1, "config": cfg.to_dict(), "cells": results,
             "computed_cells": sum(r.get("computed_cells", 0) for r in runs),
             "seconds": round(sum(r.get("seconds", 0) for r in runs), 1), "merged_from": [s.name for s in sources]}

@@ -64,8 +64,11 @@ def param_groups(model, weight_decay: float, lr: float = 1.0, stem_lr_scale: flo
         raise InputError(f"stem_lr_scale is {stem_lr_scale} but the model has no conv stem",
                          hint="use a *_conv preset (configs/model/), or leave stem_lr_scale at 1")
     out = []
-    for (decays, scale), params in sorted(groups.items(), key=lambda kv: (kv[0][1] != 1.0, not kv[0][0])):
-        group = {"params": params, "weight_decay": weight_decay if decays else 0.0}
+    order = [(True, 1.0), (False, 1.0), (True, stem_lr_scale), (False, stem_lr_scale)]   # the old two groups first
+    for decays, scale in dict.fromkeys(order):
+        if (decays, scale) not in groups:
+            continue
+        group = {"params": groups[decays, scale], "weight_decay": weight_decay if decays else 0.0}
         if stem_lr_scale != 1.0:
             group.update(lr=lr * scale, lr_scale=scale)
         out.append(group)
@@ -406,7 +409,8 @@ def _truncate_metrics(path: Path, step: int) -> None:
 def _warn_changes(old: dict, cfg: TrainConfig) -> None:
     keys = ("seed", "rates", "mixture", "micro_batch_size", "grad_accum", "global_batch_size", "lr", "schedule",
             "warmup_steps", "max_steps", "pretrain_steps", "model", "stem_lr_scale")
-    changed = [k for k in keys if old.get(k) != getattr(cfg, k)]
+    # a key an older checkpoint predates counts as its default (stem_lr_scale before 2026-12-08)
+    changed = [k for k in keys if old.get(k, getattr(TrainConfig, k, None)) != getattr(cfg, k)]
     if changed and dist_utils.is_main():
         logger.warning("resuming with changed config keys %s: the run will not replay the uninterrupted one",
                        changed)
