@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from seq2gen.errors import InputError
 from seq2gen.train import distributed as dist_utils
 
 MARKER = "complete"
@@ -107,8 +108,15 @@ def prune(root: Path, keep_last: int) -> None:
 def load_checkpoint(engine, path: Path) -> dict:
     """All ranks call this. Restores module/optimizer/scheduler and this rank's RNG; returns client_state."""
     import torch
-    load_path, client_state = engine.load_checkpoint(str(path.parent), tag=path.name, load_optimizer_states=True,
-                                                     load_lr_scheduler_states=True)
+    try:
+        load_path, client_state = engine.load_checkpoint(str(path.parent), tag=path.name, load_optimizer_states=True,
+                                                         load_lr_scheduler_states=True)
+    except ValueError as e:             # torch's optimizer message names neither the file nor the cause
+        if "parameter group" not in str(e):
+            raise
+        raise InputError(f"the checkpoint's optimizer has another number of parameter groups than this run's ({e})",
+                         path=path, hint="stem_lr_scale 1 vs not 1 changes the groups: resume with the stem_lr_scale "
+                         "the checkpoint was saved with (its run's train_config), or start a new out_dir") from e
     if load_path is None:
         raise RuntimeError(f"DeepSpeed could not load checkpoint {path}")
     rng_file = path / f"rng_rank{dist_utils.rank():05d}.pt"
