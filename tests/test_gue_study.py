@@ -96,3 +96,18 @@ def test_tiny_study_end_to_end_and_resume(world_dir, tmp_path, monkeypatch):
     # a CNN setting changes only the CNN cells' keys
     third = G.run_gue_study(G.load_config(cfg, {"cnn": {"lr": 1e-3}}), out_dir=out, progress=False)
     assert third["computed_cells"] == 2 * len(cfg.tasks)
+
+
+def test_committed_report_rebuilds():
+    """docs/results/gue/report.md is what its results.json says (a hand edit, or a results.json from another run,
+    would show here), and it ran every cell of the gue_cpu preset as configs/transfer/ has it now."""
+    from pathlib import Path
+    folder = Path(__file__).resolve().parents[1] / "docs" / "results" / "gue"
+    results = json.loads((folder / "results.json").read_text())
+    assert GR.markdown(results) == (folder / "report.md").read_text()
+    cfg = G.load_config(results["config"])
+    assert {c["arm"] for c in results["cells"]} == {c.arm for c in G.plan(cfg)}
+    assert sorted({c["seed"] for c in results["cells"]}) == cfg.seeds
+    preset = G.load_config("gue_cpu").to_dict()            # the committed run is the preset as it stands
+    assert {k: v for k, v in cfg.to_dict().items() if k != "out_dir"} == {k: v for k, v in preset.items()
+                                                                          if k != "out_dir"}
