@@ -250,10 +250,15 @@ def test_stem_lr_scale_gives_the_stem_its_own_lr_through_resume(env, tmp_path):
         by_scale = {g["lr_scale"]: g["lr"] for g in groups}
         assert sorted(by_scale) == [1.0, 4.0] and len(groups) == 4          # stem / rest × decay / no decay
         assert by_scale[4.0] == pytest.approx(4 * by_scale[1.0]) and by_scale[1.0] == pytest.approx(1e-3 * f(step))
-    with pytest.raises(InputError, match="parameter groups") as err:     # resumed with another scale: located
-        train(cfg_for(part, resume=True, **{**common, "stem_lr_scale": 1.0, "max_steps": 9}), datasets=data,
+    train(cfg_for(part, resume=True, **{**common, "stem_lr_scale": 2.0, "max_steps": 9}), datasets=data, tokenizer=tok)
+    state = torch.load(part / "checkpoints" / "step_00000009" / "mp_rank_00_model_states.pt", map_location="cpu",
+                       weights_only=False)
+    by_scale = {g["lr_scale"]: g["lr"] for g in state["optimizer"]["param_groups"]}    # the new scale, not the old
+    assert sorted(by_scale) == [1.0, 2.0] and by_scale[2.0] == pytest.approx(2 * by_scale[1.0])
+    with pytest.raises(InputError, match="parameter groups") as err:     # resumed with scale 1: located
+        train(cfg_for(part, resume=True, **{**common, "stem_lr_scale": 1.0, "max_steps": 12}), datasets=data,
               tokenizer=tok)
-    assert "step_00000006" in str(err.value) and "stem_lr_scale" in str(err.value)
+    assert "step_00000009" in str(err.value) and "stem_lr_scale" in str(err.value)
     from seq2gen.model.build import build_model
     model = build_model("tiny_conv", tokenizer=tok)
     plain = param_groups(model, 0.01)                      # scale 1: the two groups as before, no lr keys

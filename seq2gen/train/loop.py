@@ -207,6 +207,9 @@ def resume_state(engine, cfg: TrainConfig, samplers: dict, ckpt_root: Path) -> t
     step = client["step"]
     sched = engine.lr_scheduler     # the schedule follows this run's config (same values if unchanged)
     for group in sched.optimizer.param_groups:
+        # the checkpoint's groups carry its own lr_scale: a stem group takes this run's stem_lr_scale, as lr does
+        if group.get("lr_scale", 1.0) != 1.0:
+            group["lr_scale"] = cfg.stem_lr_scale
         base = cfg.lr * group.get("lr_scale", 1.0)
         group["initial_lr"], group["lr"] = base, base * lr_lambda(cfg)(step)
     sched.base_lrs = [g["initial_lr"] for g in sched.optimizer.param_groups]
